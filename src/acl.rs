@@ -1,0 +1,281 @@
+//! Step 3: the ACL file, parsed exactly as qemu-bridge-helper parses it, plus `managed`.
+//!
+//! qemu-bridge-helper's rules, kept on purpose because admins' files rely on them:
+//! leading whitespace and `#` lines are skipped; the directive ends at the first space
+//! (or, if the line has none, the first tab); the argument is trimmed; an error in the
+//! top file refuses everything, an error in an include ends that include quietly (its
+//! earlier lines still count) and an unreadable include is skipped, which is how
+//! per-user include files readable by one user or group work.
+//!
+//! Where qemu-bridge-helper silently does something dangerous, the line is refused and
+//! the whole request fails closed ([`LineError::is_hazard`]): a name that can never
+//! match (a trailing `# comment` that silently disables a `deny`), a relative include
+//! (resolved against the caller's cwd), an over-long line (split by fgets into two
+//! lines), a NUL byte, include loops and excessive depth (a crash there).
+#![forbid(unsafe_code)]
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
+
+pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
+/// qemu-bridge-helper reads lines with fgets() into 4096 bytes, NUL included.
+const MAX_LINE: usize = 4095;
+const MAX_DEPTH: usize = 8;
+const MAX_FILE: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Allow,
+    Deny,
+    /// Ours: learning and flooding off and a static FDB entry on ports of this bridge.
+    Managed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    All,
+    Name(IfName),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub verb: Verb,
+    pub target: Target,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Acl {
+    pub rules: Vec<Rule>,
+}
+
+impl Acl {
+    /// Whether any `verb` line names `bridge` or `all`; order does not matter.
+    pub fn matches(&self, verb: Verb, bridge: &IfName) -> bool {
+        self.rules.iter().any(|r| {
+            r.verb == verb
+                && match &r.target {
+                    Target::All => true,
+                    Target::Name(name) => name == bridge,
+                }
+        })
+    }
+}
+
+#[derive(Debug)]
+pub enum Error {
+    Read { path: PathBuf, source: ReadError },
+    Parse { path: PathBuf, line: usize, reason: LineError },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { path, source } => {
+                write!(f, "failed to read acl file {}: {source}", path.display())
+            }
+            Self::Parse { path, line, reason } => {
+                write!(f, "failed to parse acl file {} line {line}: {reason}", path.display())
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    TooLarge,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => e.fmt(f),
+            Self::TooLarge => write!(f, "larger than {MAX_FILE} bytes"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    NoArgument,
+    UnknownDirective(String),
+    NameTooLong(usize),
+    BadName(String, IfNameError),
+    RelativeInclude(String),
+    LineTooLong,
+    Nul,
+    TooDeep,
+    Cycle,
+    IncludeTooLarge(PathBuf),
+}
+
+impl LineError {
+    /// Lines qemu-bridge-helper accepts, or crashes on, but that we refuse everywhere:
+    /// ending an include early there could drop a `deny` that qemu-bridge-helper honours.
+    pub fn is_hazard(&self) -> bool {
+        !matches!(self, Self::NoArgument | Self::UnknownDirective(_) | Self::NameTooLong(_))
+    }
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoArgument => f.write_str("expected `DIRECTIVE ARGUMENT`"),
+            Self::UnknownDirective(d) => write!(f, "unknown directive {d:?}"),
+            Self::NameTooLong(n) => write!(f, "name is {n} bytes, at most 15 allowed"),
+            Self::BadName(n, why) => {
+                write!(f, "{n:?} is not an interface name ({why}); comments must be on their own line")
+            }
+            Self::RelativeInclude(p) => write!(f, "include path {p:?} is not absolute"),
+            Self::LineTooLong => write!(f, "line longer than {MAX_LINE} bytes"),
+            Self::Nul => f.write_str("NUL byte in line"),
+            Self::TooDeep => write!(f, "includes nested deeper than {MAX_DEPTH}"),
+            Self::Cycle => f.write_str("include cycle"),
+            Self::IncludeTooLarge(p) => write!(f, "{} is larger than {MAX_FILE} bytes", p.display()),
+        }
+    }
+}
+
+/// Reads `path` and its includes with the calling process's permissions.
+pub fn load(path: &Path) -> Result<Acl, Error> {
+    load_with(path, &read_capped)
+}
+
+pub type Reader<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, ReadError>;
+
+/// [`load`] with the file system abstracted, for tests.
+pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
+    let text = read(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+    let mut parser = Parser { read, acl: Acl::default(), stack: Vec::new() };
+    parser.file(path, &text, true)?;
+    Ok(parser.acl)
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let mut text = Vec::new();
+    file.take(MAX_FILE + 1).read_to_end(&mut text).map_err(ReadError::Io)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(text)
+}
+
+struct Parser<'a> {
+    read: Reader<'a>,
+    acl: Acl,
+    stack: Vec<PathBuf>,
+}
+
+impl Parser<'_> {
+    fn file(&mut self, path: &Path, text: &[u8], top: bool) -> Result<(), Error> {
+        self.stack.push(path.to_owned());
+        let result = self.lines(path, text, top);
+        self.stack.pop();
+        result
+    }
+
+    fn lines(&mut self, path: &Path, text: &[u8], top: bool) -> Result<(), Error> {
+        for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+            let fail = |reason| Error::Parse { path: path.to_owned(), line: index + 1, reason };
+            match self.line(raw) {
+                Ok(None) => {}
+                Ok(Some(include)) => self.include(&include, &fail)?,
+                // As qemu-bridge-helper: an include's first bad line ends that include.
+                Err(reason) if !top && !reason.is_hazard() => break,
+                Err(reason) => return Err(fail(reason)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows an include; `fail` locates an error of the include line itself.
+    fn include(&mut self, path: &Path, fail: &dyn Fn(LineError) -> Error) -> Result<(), Error> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(fail(LineError::TooDeep));
+        }
+        if self.stack.iter().any(|p| p == path) {
+            return Err(fail(LineError::Cycle));
+        }
+        match (self.read)(path) {
+            Ok(text) => self.file(path, &text, false),
+            Err(ReadError::TooLarge) => Err(fail(LineError::IncludeTooLarge(path.to_owned()))),
+            // As qemu-bridge-helper: an include the caller cannot read is skipped.
+            Err(ReadError::Io(_)) => Ok(()),
+        }
+    }
+
+    /// One line; returns the path of an `include`, which the caller follows.
+    fn line(&mut self, raw: &[u8]) -> Result<Option<PathBuf>, LineError> {
+        if raw.len() > MAX_LINE {
+            return Err(LineError::LineTooLong);
+        }
+        if raw.contains(&0) {
+            return Err(LineError::Nul);
+        }
+        let rest = trim_start(raw);
+        if rest.is_empty() || rest[0] == b'#' {
+            return Ok(None);
+        }
+        let split = find(rest, b' ').or_else(|| find(rest, b'\t'));
+        let split = split.ok_or(LineError::NoArgument)?;
+        let (directive, arg) = (&rest[..split], trim_end(trim_start(&rest[split + 1..])));
+        let verb = match directive {
+            b"include" => return include_path(arg).map(Some),
+            b"allow" => Verb::Allow,
+            b"deny" => Verb::Deny,
+            b"managed" => Verb::Managed,
+            _ if arg.len() >= IFNAMSIZ => return Err(LineError::NameTooLong(arg.len())),
+            _ => return Err(LineError::UnknownDirective(lossy(directive))),
+        };
+        let target = parse_target(arg)?;
+        self.acl.rules.push(Rule { verb, target });
+        Ok(None)
+    }
+}
+
+fn parse_target(arg: &[u8]) -> Result<Target, LineError> {
+    if arg.len() >= IFNAMSIZ {
+        return Err(LineError::NameTooLong(arg.len()));
+    }
+    if arg == b"all" {
+        return Ok(Target::All);
+    }
+    let text = std::str::from_utf8(arg).map_err(|_| LineError::BadName(lossy(arg), IfNameError::BadChar))?;
+    IfName::new(text).map(Target::Name).map_err(|e| LineError::BadName(lossy(arg), e))
+}
+
+fn include_path(arg: &[u8]) -> Result<PathBuf, LineError> {
+    if arg.first() != Some(&b'/') {
+        return Err(LineError::RelativeInclude(lossy(arg)));
+    }
+    Ok(PathBuf::from(OsStr::from_bytes(arg)))
+}
+
+/// g_ascii_isspace(): space, \t, \n, \v, \f, \r.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn trim_start(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| is_space(b)).count();
+    &s[n..]
+}
+
+fn trim_end(s: &[u8]) -> &[u8] {
+    let n = s.iter().rev().take_while(|&&b| is_space(b)).count();
+    &s[..s.len() - n]
+}
+
+fn find(s: &[u8], byte: u8) -> Option<usize> {
+    s.iter().position(|&b| b == byte)
+}
+
+fn lossy(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).into_owned()
+}

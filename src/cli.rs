@@ -1,0 +1,182 @@
+//! Step 2: argv, exactly as QEMU and libvirt pass it, validated into types.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+
+use crate::ifname::{IfName, IfNameError};
+use crate::mac::{MacAddr, MacError};
+
+pub const USAGE: &str = "\
+usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC]
+       fdb-bridge-helper --help | --version
+
+Creates a tap, adds it to BRIDGE if /etc/qemu/bridge.conf allows it, and sends the
+tap's fd over the unix socket UNIXFD. On a bridge marked `managed` it also turns off
+learning and unicast flooding on the port and adds a static FDB entry for MAC.
+
+From QEMU: -netdev bridge,id=n0,br=br0,helper=\"/usr/libexec/fdb-bridge-helper --mac=52:54:00:12:34:56\"
+";
+
+/// What the caller asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Version,
+    Attach(Request),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    pub bridge: IfName,
+    /// The number given by `--fd`; `sys::socket::SocketFd` checks what it names.
+    pub fd: i32,
+    pub use_vnet: bool,
+    pub mac: Option<MacAddr>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ArgError {
+    Missing(&'static str),
+    Duplicate(&'static str),
+    Unknown(String),
+    Alone(&'static str),
+    Bridge(String, IfNameError),
+    Fd(String),
+    Mac(String, MacError),
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing(opt) => write!(f, "missing {opt} (see --help)"),
+            Self::Duplicate(opt) => write!(f, "duplicate {opt}"),
+            Self::Unknown(arg) => write!(f, "unknown argument {arg:?} (see --help)"),
+            Self::Alone(opt) => write!(f, "{opt} takes no other arguments"),
+            Self::Bridge(name, why) => write!(f, "invalid bridge name {name:?}: {why}"),
+            Self::Fd(text) => write!(f, "invalid --fd {text:?}: expected a decimal fd number"),
+            Self::Mac(text, why) => write!(f, "invalid --mac {text:?}: {why}"),
+        }
+    }
+}
+
+/// Parses the arguments after argv[0]. Every option at most once, in any order;
+/// `--help` and `--version` only alone, so that they can never make QEMU's call exit 0
+/// without an fd.
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgError> {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let [only] = args.as_slice() {
+        match only.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-V" => return Ok(Command::Version),
+            _ => {}
+        }
+    }
+    let (mut bridge, mut fd, mut mac, mut use_vnet) = (None, None, None, None);
+    for arg in &args {
+        if arg == "--use-vnet" {
+            set_once(&mut use_vnet, "--use-vnet", true)?;
+        } else if let Some(v) = arg.strip_prefix("--br=") {
+            let name = IfName::new(v).map_err(|e| ArgError::Bridge(v.to_owned(), e))?;
+            set_once(&mut bridge, "--br", name)?;
+        } else if let Some(v) = arg.strip_prefix("--fd=") {
+            set_once(&mut fd, "--fd", parse_fd(v)?)?;
+        } else if let Some(v) = arg.strip_prefix("--mac=") {
+            let addr = MacAddr::parse(v).map_err(|e| ArgError::Mac(v.to_owned(), e))?;
+            set_once(&mut mac, "--mac", addr)?;
+        } else if let Some(opt) = ["--help", "-h", "--version", "-V"].iter().find(|o| *o == arg) {
+            return Err(ArgError::Alone(opt));
+        } else {
+            return Err(ArgError::Unknown(arg.clone()));
+        }
+    }
+    Ok(Command::Attach(Request {
+        bridge: bridge.ok_or(ArgError::Missing("--br=BRIDGE"))?,
+        fd: fd.ok_or(ArgError::Missing("--fd=UNIXFD"))?,
+        use_vnet: use_vnet.unwrap_or(false),
+        mac,
+    }))
+}
+
+fn set_once<T>(slot: &mut Option<T>, opt: &'static str, value: T) -> Result<(), ArgError> {
+    match slot.replace(value) {
+        Some(_) => Err(ArgError::Duplicate(opt)),
+        None => Ok(()),
+    }
+}
+
+/// Digits only: no sign, no spaces, no `0x` — unlike atoi(), garbage is never fd 0.
+fn parse_fd(text: &str) -> Result<i32, ArgError> {
+    let bad = || ArgError::Fd(text.to_owned());
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    text.parse().map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Command, ArgError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    fn attach(bridge: &str, fd: i32, use_vnet: bool, mac: Option<&str>) -> Command {
+        Command::Attach(Request {
+            bridge: IfName::new(bridge).unwrap(),
+            fd,
+            use_vnet,
+            mac: mac.map(|m| MacAddr::parse(m).unwrap()),
+        })
+    }
+
+    #[test]
+    fn table() {
+        use ArgError::*;
+        let mac = "52:54:00:12:34:56";
+        let cases: Vec<(&[&str], Result<Command, ArgError>)> = vec![
+            (&["--use-vnet", "--fd=3", "--br=br0"], Ok(attach("br0", 3, true, None))),
+            (&["--br=br0", "--fd=17"], Ok(attach("br0", 17, false, None))),
+            (&["--mac=52:54:00:12:34:56", "--use-vnet", "--fd=5", "--br=br0"], Ok(attach("br0", 5, true, Some(mac)))),
+            (&["--help"], Ok(Command::Help)),
+            (&["--version"], Ok(Command::Version)),
+            (&["--help", "--fd=3"], Err(Alone("--help"))),
+            (&["--fd=3", "--br=br0", "--version"], Err(Alone("--version"))),
+            (&[], Err(Missing("--br=BRIDGE"))),
+            (&["--br=br0"], Err(Missing("--fd=UNIXFD"))),
+            (&["--fd=3"], Err(Missing("--br=BRIDGE"))),
+            (&["--br=br0", "--br=br1", "--fd=3"], Err(Duplicate("--br"))),
+            (&["--br=br0", "--fd=3", "--fd=3"], Err(Duplicate("--fd"))),
+            (&["--br=br0", "--fd=3", "--use-vnet", "--use-vnet"], Err(Duplicate("--use-vnet"))),
+            (&["--br=br0", "--fd=3", "--mac=52:54:00:12:34:56", "--mac=52:54:00:12:34:57"], Err(Duplicate("--mac"))),
+            (&["--br", "br0", "--fd=3"], Err(Unknown("--br".into()))),
+            (&["--br=br0", "--fd=3", "--foo"], Err(Unknown("--foo".into()))),
+            (&["--br=br0", "--fd=3", ""], Err(Unknown("".into()))),
+            (&["--br=br0", "--fd=abc"], Err(Fd("abc".into()))),
+            (&["--br=br0", "--fd=-1"], Err(Fd("-1".into()))),
+            (&["--br=br0", "--fd=+3"], Err(Fd("+3".into()))),
+            (&["--br=br0", "--fd= 3"], Err(Fd(" 3".into()))),
+            (&["--br=br0", "--fd="], Err(Fd("".into()))),
+            (&["--br=br0", "--fd=99999999999"], Err(Fd("99999999999".into()))),
+            (&["--br=", "--fd=3"], Err(Bridge("".into(), IfNameError::Empty))),
+            (&["--br=sixteen-bytes-xx", "--fd=3"], Err(Bridge("sixteen-bytes-xx".into(), IfNameError::TooLong))),
+            (&["--br=../x", "--fd=3"], Err(Bridge("../x".into(), IfNameError::BadChar))),
+            (&["--br=..", "--fd=3"], Err(Bridge("..".into(), IfNameError::Dot))),
+            (&["--br=br0", "--fd=3", "--mac=ff:ff:ff:ff:ff:ff"], Err(Mac("ff:ff:ff:ff:ff:ff".into(), MacError::Multicast))),
+            (&["--br=br0", "--fd=3", "--mac="], Err(Mac("".into(), MacError::Syntax))),
+        ];
+        for (args, want) in cases {
+            assert_eq!(run(args), want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn messages_escape_control_characters() {
+        let err = run(&["--br=br0", "--fd=3", "--x\u{1b}[2J\n"]).unwrap_err();
+        assert_eq!(err.to_string(), r#"unknown argument "--x\u{1b}[2J\n" (see --help)"#);
+    }
+}

@@ -1,0 +1,96 @@
+//! Links: the bridge lookup, enslaving the tap, and the managed port flags.
+
+use std::fmt;
+use std::io;
+
+use netlink_packet_core::NLM_F_ACK;
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoKind, InfoPortData, InfoPortKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+
+use super::{unexpected, Rtnl};
+use crate::ifname::IfName;
+use crate::mac::MacAddr;
+
+pub struct Bridge {
+    pub index: u32,
+    pub mtu: u32,
+}
+
+#[derive(Debug)]
+pub enum LookupError {
+    Io(io::Error),
+    NotABridge,
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => e.fmt(f),
+            Self::NotABridge => f.write_str("not a bridge"),
+        }
+    }
+}
+
+/// Same as `ip -d link show dev BRIDGE`: one GET by name, never a dump.
+pub fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::IfName(name.to_string()));
+    let reply = rtnl.request(RouteNetlinkMessage::GetLink(message), 0).map_err(LookupError::Io)?;
+    let Some(RouteNetlinkMessage::NewLink(link)) = reply else {
+        return Err(LookupError::Io(unexpected("RTM_GETLINK")));
+    };
+    let mut is_bridge = false;
+    let mut mtu = None;
+    for attribute in &link.attributes {
+        match attribute {
+            LinkAttribute::LinkInfo(infos) => {
+                is_bridge |= infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)));
+            }
+            LinkAttribute::Mtu(m) => mtu = Some(*m),
+            _ => {}
+        }
+    }
+    match (is_bridge, mtu) {
+        (true, Some(mtu)) => Ok(Bridge { index: link.header.index, mtu }),
+        (true, None) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU)"))),
+        (false, _) => Err(LookupError::NotABridge),
+    }
+}
+
+/// Same as `ip link set dev TAP address ADDR mtu MTU master BRIDGE [up]`. The bridge's MTU,
+/// so that adding the tap never lowers it; an 0xFE address, so that the tap never becomes
+/// the bridge's own.
+pub fn enslave(rtnl: &mut Rtnl, tap: u32, bridge: &Bridge, address: MacAddr, up: bool) -> io::Result<()> {
+    let mut message = LinkMessage::default();
+    message.header.index = tap;
+    if up {
+        message.header.flags = LinkFlags::Up;
+        message.header.change_mask = LinkFlags::Up;
+    }
+    message.attributes = vec![
+        LinkAttribute::Address(address.octets().to_vec()),
+        LinkAttribute::Mtu(bridge.mtu),
+        LinkAttribute::Controller(bridge.index),
+    ];
+    rtnl.request(RouteNetlinkMessage::SetLink(message), NLM_F_ACK).map(drop)
+}
+
+/// Same as `ip link set dev TAP up type bridge_slave learning off flood off`. A request of
+/// its own: sent together with the master change, the kernel answers EOPNOTSUPP (the port
+/// ops are looked up before the tap has a master).
+pub fn manage_port(rtnl: &mut Rtnl, tap: u32) -> io::Result<()> {
+    let mut message = LinkMessage::default();
+    message.header.index = tap;
+    message.header.flags = LinkFlags::Up;
+    message.header.change_mask = LinkFlags::Up;
+    message.attributes = vec![LinkAttribute::LinkInfo(vec![
+        LinkInfo::PortKind(InfoPortKind::Bridge),
+        LinkInfo::PortData(InfoPortData::BridgePort(vec![
+            InfoBridgePort::Learning(false),
+            InfoBridgePort::UnicastFlood(false),
+        ])),
+    ])];
+    rtnl.request(RouteNetlinkMessage::NewLink(message), NLM_F_ACK).map(drop)
+}

@@ -1,0 +1,50 @@
+//! Step 4: the decision. Default deny; access needs a matching `allow` and no matching
+//! `deny` (deny always wins); `managed` changes what is done, never who may do it.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+use crate::acl::{Acl, Verb};
+use crate::ifname::IfName;
+use crate::mac::MacAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// qemu-bridge-helper's behaviour: the port keeps the kernel's defaults.
+    Plain,
+    /// Learning and unicast flooding off, a static FDB entry for this MAC.
+    Managed(MacAddr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    Acl,
+    NeedsMac,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The same words as qemu-bridge-helper: scripts grep for them.
+            Self::Acl => f.write_str("access denied by acl file"),
+            Self::NeedsMac => f.write_str(
+                "the bridge is managed and needs the guest's MAC: pass --mac=MAC in QEMU's \
+                 helper string, e.g. helper=\"/usr/libexec/fdb-bridge-helper --mac=52:54:00:12:34:56\" \
+                 with the same mac= on the -device",
+            ),
+        }
+    }
+}
+
+pub fn authorize(acl: &Acl, bridge: &IfName, mac: Option<MacAddr>) -> Result<Grant, Denial> {
+    if !acl.matches(Verb::Allow, bridge) || acl.matches(Verb::Deny, bridge) {
+        return Err(Denial::Acl);
+    }
+    if !acl.matches(Verb::Managed, bridge) {
+        return Ok(Grant::Plain);
+    }
+    mac.map(Grant::Managed).ok_or(Denial::NeedsMac)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! The ACL decision table: every directive and qemu-bridge-helper quirk, each case with
+//! what qemu-bridge-helper 7.2 decides on the same files (`Qbh`), so that the table also
+//! proves we are never more permissive than it.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+
+use super::*;
+use crate::acl::{self, ReadError};
+
+const TOP: &str = "/etc/qemu/bridge.conf";
+const MAC: &str = "52:54:00:12:34:56";
+
+#[derive(Debug, PartialEq, Eq)]
+enum Out {
+    Plain,
+    Managed,
+    Denied,
+    NeedsMac,
+    Parse(&'static str, usize),
+    Read,
+}
+
+/// What qemu-bridge-helper does with the same files: allow, deny, or not comparable
+/// because the files use our extension.
+#[derive(Debug, PartialEq, Eq)]
+enum Qbh {
+    A,
+    D,
+    Ext,
+}
+
+/// A file whose content is `None` exists but the caller cannot read it.
+fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
+    let files: HashMap<&Path, Option<Vec<u8>>> = files
+        .iter()
+        .map(|(p, c)| (Path::new(*p), c.map(|c| c.as_bytes().to_vec())))
+        .collect();
+    let read = |p: &Path| match files.get(p) {
+        Some(Some(text)) => Ok(text.clone()),
+        Some(None) => Err(ReadError::Io(io::ErrorKind::PermissionDenied.into())),
+        None => Err(ReadError::Io(io::ErrorKind::NotFound.into())),
+    };
+    let acl = match acl::load_with(Path::new(TOP), &read) {
+        Ok(acl) => acl,
+        Err(acl::Error::Read { .. }) => return Out::Read,
+        Err(acl::Error::Parse { path, line, .. }) => {
+            let path = files.keys().find(|p| **p == path).unwrap().to_str().unwrap();
+            return Out::Parse(Box::leak(path.to_owned().into_boxed_str()), line);
+        }
+    };
+    let mac = mac.then(|| MacAddr::parse(MAC).unwrap());
+    match authorize(&acl, &IfName::new(bridge).unwrap(), mac) {
+        Ok(Grant::Plain) => Out::Plain,
+        Ok(Grant::Managed(_)) => Out::Managed,
+        Err(Denial::Acl) => Out::Denied,
+        Err(Denial::NeedsMac) => Out::NeedsMac,
+    }
+}
+
+fn top(text: &str) -> Vec<(&'static str, Option<&str>)> {
+    vec![(TOP, Some(text))]
+}
+
+fn with(text: &'static str, more: &[(&'static str, Option<&'static str>)]) -> Vec<(&'static str, Option<&'static str>)> {
+    let mut files = vec![(TOP, Some(text))];
+    files.extend_from_slice(more);
+    files
+}
+
+#[test]
+fn decision_table() {
+    use Out::*;
+    use Qbh::*;
+    let long_comment = format!("#{}allow br0\n", "x".repeat(4094));
+    let deep: Vec<(String, String)> = (0..9).map(|i| (format!("/d{i}"), format!("include /d{}\n", i + 1))).collect();
+    let mut deep_files: Vec<(&str, Option<&str>)> = vec![(TOP, Some("allow all\ninclude /d0\n"))];
+    deep_files.extend(deep.iter().map(|(p, c)| (p.as_str(), Some(c.as_str()))));
+
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<(&str, Option<&str>)>, &str, bool, Out, Qbh)> = vec![
+        ("allow one", top("allow br0\n"), "br0", false, Plain, A),
+        ("allow names only that bridge", top("allow br0\n"), "br1", false, Denied, D),
+        ("allow all", top("allow all\n"), "br7", false, Plain, A),
+        ("deny wins over allow all", top("allow all\ndeny br1\n"), "br1", false, Denied, D),
+        ("deny wins whatever the order", top("deny br1\nallow all\n"), "br1", false, Denied, D),
+        ("deny all wins", top("allow br0\ndeny all\n"), "br0", false, Denied, D),
+        ("deny of another bridge", top("allow all\ndeny br1\n"), "br0", false, Plain, A),
+        ("empty file: default deny", top(""), "br0", false, Denied, D),
+        ("blank lines only", top("\n\n   \n\t\n"), "br0", false, Denied, D),
+        ("comment line", top("# allow br0\n"), "br0", false, Denied, D),
+        ("indented comment", top("   # allow br0\nallow br1\n"), "br0", false, Denied, D),
+        ("leading whitespace", top("   allow br0\n"), "br0", false, Plain, A),
+        ("leading vertical tab", top("\x0ballow br0\n"), "br0", false, Plain, A),
+        ("tab separator", top("\tallow\tbr0\n"), "br0", false, Plain, A),
+        ("tab then space: directive ends at the space", top("allow\t br0\n"), "br0", false, Parse(TOP, 1), D),
+        ("several spaces", top("allow     br0\n"), "br0", false, Plain, A),
+        ("trailing whitespace and CRLF", top("allow br0 \t\r\n"), "br0", false, Plain, A),
+        ("last line without newline", top("allow br0"), "br0", false, Plain, A),
+        ("duplicate lines", top("allow br0\nallow br0\n"), "br0", false, Plain, A),
+        ("`ALL` is a name, not all", top("allow ALL\n"), "br0", false, Denied, D),
+        ("`ALL` as a bridge name", top("allow ALL\n"), "ALL", false, Plain, A),
+        ("directive without argument", top("allow br1\nallow\n"), "br1", false, Parse(TOP, 2), D),
+        ("unknown directive", top("allow br0\npermit br0\n"), "br0", false, Parse(TOP, 2), D),
+        ("directives are case-sensitive", top("ALLOW br0\n"), "br0", false, Parse(TOP, 1), D),
+        ("16-byte name (CVE-2019-13164 class)", top("allow sixteen-bytes-xx\n"), "br0", false, Parse(TOP, 1), D),
+        ("trailing comment refused, not silently part of the name", top("allow br0 # lab\n"), "br0", false, Parse(TOP, 1), D),
+        ("trailing comment would silently disable a deny", top("allow all\ndeny br1 # no\n"), "br1", false, Parse(TOP, 2), A),
+        ("empty name refused", top("allow all\ndeny \n"), "br0", false, Parse(TOP, 2), A),
+        ("name with a slash refused", top("allow all\ndeny br/1\n"), "br0", false, Parse(TOP, 2), A),
+        ("over-long line refused (fgets would split it)", top(&long_comment), "br0", false, Parse(TOP, 1), A),
+        ("NUL byte refused", top("allow br0\0junk\n"), "br0", false, Parse(TOP, 1), A),
+        ("unreadable top file", vec![(TOP, None)], "br0", false, Read, D),
+        ("missing top file", vec![], "br0", false, Read, D),
+        ("include grants", with("include /etc/qemu/inc.conf\n", &[("/etc/qemu/inc.conf", Some("allow br0\n"))]), "br0", false, Plain, A),
+        ("include denies", with("allow all\ninclude /i\n", &[("/i", Some("deny br0\n"))]), "br0", false, Denied, D),
+        ("missing include is skipped", with("allow br1\ninclude /nope\n", &[]), "br1", false, Plain, A),
+        ("unreadable include is skipped (per-user files)", with("allow br1\ninclude /alice.conf\n", &[("/alice.conf", None)]), "br0", false, Denied, D),
+        ("unreadable include does not stop the top file", with("include /alice.conf\nallow br1\n", &[("/alice.conf", None)]), "br1", false, Plain, A),
+        ("bad line ends an include, earlier lines count", with("include /i\n", &[("/i", Some("allow br0\nbogus x\nallow br1\n"))]), "br0", false, Plain, A),
+        ("bad line ends an include, later lines do not", with("include /i\n", &[("/i", Some("allow br0\nbogus x\nallow br1\n"))]), "br1", false, Denied, D),
+        ("missing argument ends an include", with("include /i\n", &[("/i", Some("allow\nallow br1\n"))]), "br1", false, Denied, D),
+        ("long name ends an include", with("include /i\n", &[("/i", Some("allow sixteen-bytes-xx\nallow br0\n"))]), "br0", false, Denied, D),
+        ("an ended include does not end its parent", with("allow all\ninclude /a\n", &[("/a", Some("include /b\ndeny br1\n")), ("/b", Some("bogus x\n"))]), "br1", false, Denied, D),
+        ("hazard in an include is fatal", with("allow all\ninclude /i\n", &[("/i", Some("deny br1 # x\n"))]), "br0", false, Parse("/i", 1), A),
+        ("relative include refused (qbh: resolved against the cwd)", with("allow br0\ninclude inc.conf\n", &[("inc.conf", Some("deny br0\n"))]), "br0", false, Parse(TOP, 2), A),
+        ("include of itself", top("allow all\ninclude /etc/qemu/bridge.conf\n"), "br0", false, Parse(TOP, 2), Ext),
+        ("include cycle", with("include /a\n", &[("/a", Some("include /b\n")), ("/b", Some("allow all\ninclude /a\n"))]), "br0", false, Parse("/b", 2), Ext),
+        ("include depth bounded", deep_files.clone(), "br0", false, Parse("/d6", 1), Ext),
+        ("managed with mac", top("managed br0\nallow br0\n"), "br0", true, Managed, Ext),
+        ("managed without mac", top("allow br0\nmanaged br0\n"), "br0", false, NeedsMac, Ext),
+        ("managed does not grant access", top("managed br0\n"), "br0", true, Denied, Ext),
+        ("managed all", top("allow all\nmanaged all\n"), "br5", true, Managed, Ext),
+        ("unmanaged bridge ignores mac", top("allow all\nmanaged br0\n"), "br1", true, Plain, Ext),
+        ("deny wins over managed", top("managed br0\nallow br0\ndeny br0\n"), "br0", true, Denied, Ext),
+        ("managed from an include", with("allow br0\ninclude /m\n", &[("/m", Some("managed br0\n"))]), "br0", true, Managed, Ext),
+        ("managed after a bad include line is ignored", with("allow br0\ninclude /m\n", &[("/m", Some("bogus\nmanaged br0\n"))]), "br0", true, Plain, Ext),
+        ("managed long name", top("allow all\nmanaged sixteen-bytes-xx\n"), "br0", true, Parse(TOP, 2), Ext),
+        ("managed needs an argument", top("allow all\nmanaged\n"), "br0", true, Parse(TOP, 2), Ext),
+    ];
+    assert!(cases.len() >= 30);
+    for (name, files, bridge, mac, want, qbh) in cases {
+        let got = decide(&files, bridge, mac);
+        assert_eq!(got, want, "{name}");
+        if qbh == D {
+            assert!(!matches!(got, Out::Plain | Out::Managed), "more permissive than qemu-bridge-helper: {name}");
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Steps 1 and 8: from setuid-root (or `cap_net_admin+ep`) down to the caller holding
+//! CAP_NET_ADMIN alone, and later down to nothing.
+#![forbid(unsafe_code)]
+
+use caps::{CapSet, Capability, CapsHashSet};
+use nix::sys::prctl;
+use nix::unistd::{getgid, getuid, geteuid, setresgid, setresuid};
+
+const NET_ADMIN: Capability = Capability::CAP_NET_ADMIN;
+
+/// Becomes the caller (real uid and gid, supplementary groups kept: per-user ACL includes
+/// depend on them) holding at most CAP_NET_ADMIN, with no_new_privs set and not dumpable.
+pub fn drop_to_caller() -> Result<(), String> {
+    if geteuid().is_root() {
+        become_caller()?;
+    }
+    // Keep CAP_NET_ADMIN only if we have it (a plain, uninstalled binary has nothing).
+    let keep: CapsHashSet = match caps::has_cap(None, CapSet::Permitted, NET_ADMIN) {
+        Ok(true) => [NET_ADMIN].into_iter().collect(),
+        _ => CapsHashSet::new(),
+    };
+    // Effective first: the kernel refuses a Permitted set that no longer covers Effective.
+    caps::set(None, CapSet::Effective, &keep).map_err(|e| format!("capset effective: {e}"))?;
+    caps::set(None, CapSet::Permitted, &keep).map_err(|e| format!("capset permitted: {e}"))?;
+    caps::clear(None, CapSet::Inheritable).map_err(|e| format!("capset inheritable: {e}"))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| format!("clear ambient: {e}"))?;
+    prctl::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
+    prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))
+}
+
+/// Setuid-root only: the bounding set can be cut only while we hold CAP_SETPCAP, and the
+/// uid change must keep the permitted set (keep-caps) so that CAP_NET_ADMIN survives it.
+fn become_caller() -> Result<(), String> {
+    for cap in caps::all() {
+        if cap != NET_ADMIN && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("bounding set: {e}"))?;
+        }
+    }
+    let (uid, gid) = (getuid(), getgid());
+    prctl::set_keepcaps(true).map_err(|e| format!("PR_SET_KEEPCAPS: {e}"))?;
+    setresgid(gid, gid, gid).map_err(|e| format!("setresgid({gid}): {e}"))?;
+    setresuid(uid, uid, uid).map_err(|e| format!("setresuid({uid}): {e}"))?;
+    prctl::set_keepcaps(false).map_err(|e| format!("PR_SET_KEEPCAPS: {e}"))
+}
+
+/// Step 8: the fd is sent, and the process exits, holding no capability at all.
+pub fn drop_all() -> Result<(), String> {
+    caps::clear(None, CapSet::Effective).map_err(|e| format!("capset effective: {e}"))?;
+    caps::clear(None, CapSet::Permitted).map_err(|e| format!("capset permitted: {e}"))
+}
