@@ -68,8 +68,15 @@ impl Acl {
 
 #[derive(Debug)]
 pub enum Error {
-    Read { path: PathBuf, source: ReadError },
-    Parse { path: PathBuf, line: usize, reason: LineError },
+    Read {
+        path: PathBuf,
+        source: ReadError,
+    },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        reason: LineError,
+    },
 }
 
 impl fmt::Display for Error {
@@ -79,7 +86,11 @@ impl fmt::Display for Error {
                 write!(f, "failed to read acl file {}: {source}", path.display())
             }
             Self::Parse { path, line, reason } => {
-                write!(f, "failed to parse acl file {} line {line}: {reason}", path.display())
+                write!(
+                    f,
+                    "failed to parse acl file {} line {line}: {reason}",
+                    path.display()
+                )
             }
         }
     }
@@ -94,7 +105,7 @@ pub enum ReadError {
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => e.fmt(f),
+            Self::Io(e) => crate::error::Reason(e).fmt(f),
             Self::TooLarge => write!(f, "larger than {MAX_FILE} bytes"),
         }
     }
@@ -118,7 +129,10 @@ impl LineError {
     /// Lines qemu-bridge-helper accepts, or crashes on, but that we refuse everywhere:
     /// ending an include early there could drop a `deny` that qemu-bridge-helper honours.
     pub fn is_hazard(&self) -> bool {
-        !matches!(self, Self::NoArgument | Self::UnknownDirective(_) | Self::NameTooLong(_))
+        !matches!(
+            self,
+            Self::NoArgument | Self::UnknownDirective(_) | Self::NameTooLong(_)
+        )
     }
 }
 
@@ -129,7 +143,10 @@ impl fmt::Display for LineError {
             Self::UnknownDirective(d) => write!(f, "unknown directive {d:?}"),
             Self::NameTooLong(n) => write!(f, "name is {n} bytes, at most 15 allowed"),
             Self::BadName(n, why) => {
-                write!(f, "{n:?} is not an interface name ({why}); comments must be on their own line")
+                write!(
+                    f,
+                    "{n:?} is not an interface name ({why}); comments must be on their own line"
+                )
             }
             Self::RelativeInclude(p) => write!(f, "include path {p:?} is not absolute"),
             Self::LineTooLong => write!(f, "line longer than {MAX_LINE} bytes"),
@@ -150,8 +167,15 @@ pub type Reader<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, ReadError>;
 
 /// [`load`] with the file system abstracted, for tests.
 pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
-    let text = read(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
-    let mut parser = Parser { read, acl: Acl::default(), stack: Vec::new() };
+    let text = read(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut parser = Parser {
+        read,
+        acl: Acl::default(),
+        stack: Vec::new(),
+    };
     parser.file(path, &text, true)?;
     Ok(parser.acl)
 }
@@ -159,7 +183,9 @@ pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
 fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
     let file = std::fs::File::open(path).map_err(ReadError::Io)?;
     let mut text = Vec::new();
-    file.take(MAX_FILE + 1).read_to_end(&mut text).map_err(ReadError::Io)?;
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(ReadError::Io)?;
     if text.len() as u64 > MAX_FILE {
         return Err(ReadError::TooLarge);
     }
@@ -182,7 +208,11 @@ impl Parser<'_> {
 
     fn lines(&mut self, path: &Path, text: &[u8], top: bool) -> Result<(), Error> {
         for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
-            let fail = |reason| Error::Parse { path: path.to_owned(), line: index + 1, reason };
+            let fail = |reason| Error::Parse {
+                path: path.to_owned(),
+                line: index + 1,
+                reason,
+            };
             match self.line(raw) {
                 Ok(None) => {}
                 Ok(Some(include)) => self.include(&include, &fail)?,
@@ -247,7 +277,9 @@ fn parse_target(arg: &[u8]) -> Result<Target, LineError> {
         return Ok(Target::All);
     }
     let text = std::str::from_utf8(arg).map_err(|_| LineError::BadName(lossy(arg), IfNameError::BadChar))?;
-    IfName::new(text).map(Target::Name).map_err(|e| LineError::BadName(lossy(arg), e))
+    IfName::new(text)
+        .map(Target::Name)
+        .map_err(|e| LineError::BadName(lossy(arg), e))
 }
 
 fn include_path(arg: &[u8]) -> Result<PathBuf, LineError> {

@@ -139,9 +139,15 @@ mod tests {
         use ArgError::*;
         let mac = "52:54:00:12:34:56";
         let cases: Vec<(&[&str], Result<Command, ArgError>)> = vec![
-            (&["--use-vnet", "--fd=3", "--br=br0"], Ok(attach("br0", 3, true, None))),
+            (
+                &["--use-vnet", "--fd=3", "--br=br0"],
+                Ok(attach("br0", 3, true, None)),
+            ),
             (&["--br=br0", "--fd=17"], Ok(attach("br0", 17, false, None))),
-            (&["--mac=52:54:00:12:34:56", "--use-vnet", "--fd=5", "--br=br0"], Ok(attach("br0", 5, true, Some(mac)))),
+            (
+                &["--mac=52:54:00:12:34:56", "--use-vnet", "--fd=5", "--br=br0"],
+                Ok(attach("br0", 5, true, Some(mac))),
+            ),
             (&["--help"], Ok(Command::Help)),
             (&["--version"], Ok(Command::Version)),
             (&["--help", "--fd=3"], Err(Alone("--help"))),
@@ -151,8 +157,19 @@ mod tests {
             (&["--fd=3"], Err(Missing("--br=BRIDGE"))),
             (&["--br=br0", "--br=br1", "--fd=3"], Err(Duplicate("--br"))),
             (&["--br=br0", "--fd=3", "--fd=3"], Err(Duplicate("--fd"))),
-            (&["--br=br0", "--fd=3", "--use-vnet", "--use-vnet"], Err(Duplicate("--use-vnet"))),
-            (&["--br=br0", "--fd=3", "--mac=52:54:00:12:34:56", "--mac=52:54:00:12:34:57"], Err(Duplicate("--mac"))),
+            (
+                &["--br=br0", "--fd=3", "--use-vnet", "--use-vnet"],
+                Err(Duplicate("--use-vnet")),
+            ),
+            (
+                &[
+                    "--br=br0",
+                    "--fd=3",
+                    "--mac=52:54:00:12:34:56",
+                    "--mac=52:54:00:12:34:57",
+                ],
+                Err(Duplicate("--mac")),
+            ),
             (&["--br", "br0", "--fd=3"], Err(Unknown("--br".into()))),
             (&["--br=br0", "--fd=3", "--foo"], Err(Unknown("--foo".into()))),
             (&["--br=br0", "--fd=3", ""], Err(Unknown("".into()))),
@@ -163,11 +180,23 @@ mod tests {
             (&["--br=br0", "--fd="], Err(Fd("".into()))),
             (&["--br=br0", "--fd=99999999999"], Err(Fd("99999999999".into()))),
             (&["--br=", "--fd=3"], Err(Bridge("".into(), IfNameError::Empty))),
-            (&["--br=sixteen-bytes-xx", "--fd=3"], Err(Bridge("sixteen-bytes-xx".into(), IfNameError::TooLong))),
-            (&["--br=../x", "--fd=3"], Err(Bridge("../x".into(), IfNameError::BadChar))),
+            (
+                &["--br=sixteen-bytes-xx", "--fd=3"],
+                Err(Bridge("sixteen-bytes-xx".into(), IfNameError::TooLong)),
+            ),
+            (
+                &["--br=../x", "--fd=3"],
+                Err(Bridge("../x".into(), IfNameError::BadChar)),
+            ),
             (&["--br=..", "--fd=3"], Err(Bridge("..".into(), IfNameError::Dot))),
-            (&["--br=br0", "--fd=3", "--mac=ff:ff:ff:ff:ff:ff"], Err(Mac("ff:ff:ff:ff:ff:ff".into(), MacError::Multicast))),
-            (&["--br=br0", "--fd=3", "--mac="], Err(Mac("".into(), MacError::Syntax))),
+            (
+                &["--br=br0", "--fd=3", "--mac=ff:ff:ff:ff:ff:ff"],
+                Err(Mac("ff:ff:ff:ff:ff:ff".into(), MacError::Multicast)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--mac="],
+                Err(Mac("".into(), MacError::Syntax)),
+            ),
         ];
         for (args, want) in cases {
             assert_eq!(run(args), want, "{args:?}");
@@ -177,6 +206,9 @@ mod tests {
     #[test]
     fn messages_escape_control_characters() {
         let err = run(&["--br=br0", "--fd=3", "--x\u{1b}[2J\n"]).unwrap_err();
-        assert_eq!(err.to_string(), r#"unknown argument "--x\u{1b}[2J\n" (see --help)"#);
+        assert_eq!(
+            err.to_string(),
+            r#"unknown argument "--x\u{1b}[2J\n" (see --help)"#
+        );
     }
 }

@@ -12,45 +12,101 @@ use crate::{acl, netlink};
 
 #[derive(Debug)]
 pub enum Error {
-    OpenTun { source: io::Error },
-    DropPrivileges { reason: String },
-    Args { source: ArgError },
-    CheckSocket { fd: i32, reason: String },
-    Acl { source: acl::Error },
-    Authorize { bridge: IfName, denial: Denial },
-    OpenNetlink { source: io::Error },
-    LookUpBridge { bridge: IfName, source: netlink::LookupError },
-    CreateTap { source: io::Error },
-    Enslave { tap: IfName, bridge: IfName, source: io::Error },
-    AddFdb { mac: MacAddr, tap: IfName, source: netlink::ClaimError },
-    ManagePort { tap: IfName, source: io::Error },
-    BringUp { tap: IfName, source: io::Error },
-    DropCapabilities { reason: String },
-    SendFd { tap: IfName, fd: i32, source: io::Error },
+    OpenTun {
+        source: io::Error,
+    },
+    DropPrivileges {
+        reason: String,
+    },
+    Args {
+        source: ArgError,
+    },
+    CheckSocket {
+        fd: i32,
+        reason: String,
+    },
+    Acl {
+        source: acl::Error,
+    },
+    Authorize {
+        bridge: IfName,
+        denial: Denial,
+    },
+    OpenNetlink {
+        source: io::Error,
+    },
+    LookUpBridge {
+        bridge: IfName,
+        source: netlink::LookupError,
+    },
+    CreateTap {
+        source: io::Error,
+    },
+    Enslave {
+        tap: IfName,
+        bridge: IfName,
+        source: io::Error,
+    },
+    AddFdb {
+        mac: MacAddr,
+        tap: IfName,
+        source: netlink::ClaimError,
+    },
+    ManagePort {
+        tap: IfName,
+        source: io::Error,
+    },
+    DropCapabilities {
+        reason: String,
+    },
+    SendFd {
+        tap: IfName,
+        fd: i32,
+        source: io::Error,
+    },
+}
+
+/// An io::Error as strerror() says it, without std's " (os error N)".
+pub struct Reason<'a>(pub &'a io::Error);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.raw_os_error() {
+            Some(errno) => f.write_str(nix::errno::Errno::from_raw(errno).desc()),
+            None => self.0.fmt(f),
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::OpenTun { source } => write!(f, "failed to open /dev/net/tun: {source}"),
+            Self::OpenTun { source } => write!(f, "failed to open /dev/net/tun: {}", Reason(source)),
             Self::DropPrivileges { reason } => write!(f, "failed to drop privileges: {reason}"),
             Self::Args { source } => write!(f, "failed to parse arguments: {source}"),
             Self::CheckSocket { fd, reason } => write!(f, "failed to check socket fd {fd}: {reason}"),
             Self::Acl { source } => source.fmt(f),
             Self::Authorize { bridge, denial } => write!(f, "failed to authorize bridge {bridge}: {denial}"),
-            Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {source}"),
+            Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),
             Self::LookUpBridge { bridge, source } => write!(f, "failed to look up bridge {bridge}: {source}"),
-            Self::CreateTap { source } => write!(f, "failed to create tap: {source}"),
+            Self::CreateTap { source } => write!(f, "failed to create tap: {}", Reason(source)),
             Self::Enslave { tap, bridge, source } => {
-                write!(f, "failed to add {tap} to bridge {bridge}: {source}")
+                write!(f, "failed to add {tap} to bridge {bridge}: {}", Reason(source))
             }
-            Self::AddFdb { mac, tap, source } => write!(f, "failed to add fdb entry {mac} on {tap}: {source}"),
+            Self::AddFdb { mac, tap, source } => {
+                write!(f, "failed to add fdb entry {mac} on {tap}: {source}")
+            }
             Self::ManagePort { tap, source } => {
-                write!(f, "failed to set learning off and flood off on {tap}: {source}")
+                write!(
+                    f,
+                    "failed to set learning off and flood off on {tap}: {}",
+                    Reason(source)
+                )
             }
-            Self::BringUp { tap, source } => write!(f, "failed to bring up {tap}: {source}"),
             Self::DropCapabilities { reason } => write!(f, "failed to drop CAP_NET_ADMIN: {reason}"),
-            Self::SendFd { tap, fd, source } => write!(f, "failed to send {tap} to fd {fd}: {source}"),
+            Self::SendFd { tap, fd, source } => {
+                write!(f, "failed to send {tap} to fd {fd}: {}", Reason(source))
+            }
         }
     }
 }

@@ -5,13 +5,13 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
+use crate::acl;
 use crate::cli::{self, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
 use crate::netlink::{self, Rtnl};
 use crate::policy::{self, Grant};
 use crate::sys::{privs, random, socket::SocketFd, tun};
-use crate::acl;
 
 /// Runs the helper and returns the exit status: 0 only after the fd was sent (or for
 /// `--help`/`--version` alone), 1 after printing one line on any failure.
@@ -38,44 +38,68 @@ fn run(args: impl Iterator<Item = OsString>) -> Result<(), Error> {
         Command::Help => return print(cli::USAGE),
         Command::Version => return print(concat!("fdb-bridge-helper ", env!("CARGO_PKG_VERSION"), "\n")),
     };
-    let socket = SocketFd::adopt(request.fd).map_err(|reason| Error::CheckSocket { fd: request.fd, reason })?;
+    let socket = SocketFd::adopt(request.fd).map_err(|reason| Error::CheckSocket {
+        fd: request.fd,
+        reason,
+    })?;
 
     // 3. The ACL, read with the caller's permissions.
     let acl = acl::load(Path::new(acl::DEFAULT_PATH)).map_err(|source| Error::Acl { source })?;
 
     // 4. The decision.
     let bridge_name = request.bridge;
-    let grant = policy::authorize(&acl, &bridge_name, request.mac)
-        .map_err(|denial| Error::Authorize { bridge: bridge_name.clone(), denial })?;
+    let grant = policy::authorize(&acl, &bridge_name, request.mac).map_err(|denial| Error::Authorize {
+        bridge: bridge_name.clone(),
+        denial,
+    })?;
 
     // 5. The bridge must exist and be one; then the tap.
     let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;
-    let bridge = netlink::get_bridge(&mut rtnl, &bridge_name)
-        .map_err(|source| Error::LookUpBridge { bridge: bridge_name.clone(), source })?;
+    let bridge = netlink::get_bridge(&mut rtnl, &bridge_name).map_err(|source| Error::LookUpBridge {
+        bridge: bridge_name.clone(),
+        source,
+    })?;
     let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, request.use_vnet)
         .map_err(|source| Error::CreateTap { source })?;
 
     // 6. Shape and enslave; a plain port comes up at once.
-    let enslave = |source| Error::Enslave { tap: tap.name.clone(), bridge: bridge_name.clone(), source };
+    let enslave = |source| Error::Enslave {
+        tap: tap.name.clone(),
+        bridge: bridge_name.clone(),
+        source,
+    };
     let mut tap_mac = [0; 5];
     random::fill(&mut tap_mac).map_err(enslave)?;
-    netlink::enslave(&mut rtnl, tap.index, &bridge, MacAddr::for_tap(tap_mac), grant == Grant::Plain)
-        .map_err(enslave)?;
+    netlink::enslave(
+        &mut rtnl,
+        tap.index,
+        &bridge,
+        MacAddr::for_tap(tap_mac),
+        grant == Grant::Plain,
+    )
+    .map_err(enslave)?;
 
     // 7. Managed: the guest's static entry, then learning and flooding off and up.
     if let Grant::Managed(mac) = grant {
-        netlink::claim(&mut rtnl, bridge.index, tap.index, mac)
-            .map_err(|source| Error::AddFdb { mac, tap: tap.name.clone(), source })?;
-        netlink::manage_port(&mut rtnl, tap.index)
-            .map_err(|source| Error::ManagePort { tap: tap.name.clone(), source })?;
+        netlink::claim(&mut rtnl, bridge.index, tap.index, mac).map_err(|source| Error::AddFdb {
+            mac,
+            tap: tap.name.clone(),
+            source,
+        })?;
+        netlink::manage_port(&mut rtnl, tap.index).map_err(|source| Error::ManagePort {
+            tap: tap.name.clone(),
+            source,
+        })?;
     }
 
     // 8. Drop the last capability, then send. Exit 0 only after a successful send: QEMU
     //    would take a helper that exits 0 without sending for a success.
     privs::drop_all().map_err(|reason| Error::DropCapabilities { reason })?;
-    socket
-        .send(tap.fd.as_fd())
-        .map_err(|source| Error::SendFd { tap: tap.name.clone(), fd: request.fd, source })
+    socket.send(tap.fd.as_fd()).map_err(|source| Error::SendFd {
+        tap: tap.name.clone(),
+        fd: request.fd,
+        source,
+    })
 }
 
 fn print(text: &str) -> Result<(), Error> {

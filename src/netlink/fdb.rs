@@ -14,16 +14,18 @@ use crate::mac::MacAddr;
 pub enum ClaimError {
     Io(io::Error),
     /// Someone else's static entry: another guest's address, or the host's own.
-    Taken { port: u32 },
+    Taken {
+        port: String,
+    },
 }
 
 impl fmt::Display for ClaimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => e.fmt(f),
+            Self::Io(e) => crate::error::Reason(e).fmt(f),
             Self::Taken { port } => write!(
                 f,
-                "the address already has a static entry on ifindex {port} (another guest's or the host's)"
+                "the address already has a static entry on {port} (another guest's or the host's)"
             ),
         }
     }
@@ -39,7 +41,10 @@ pub fn claim(rtnl: &mut Rtnl, bridge: u32, tap: u32, mac: MacAddr) -> Result<(),
     }
     let entry = get(rtnl, bridge, mac).map_err(ClaimError::Io)?;
     if let Some(entry) = entry.filter(|e| e.port != tap && !e.learned) {
-        return Err(ClaimError::Taken { port: entry.port });
+        let port = nix::net::if_::if_indextoname(entry.port)
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| format!("ifindex {}", entry.port));
+        return Err(ClaimError::Taken { port });
     }
     add(rtnl, tap, mac, NLM_F_CREATE | NLM_F_REPLACE).map_err(ClaimError::Io)
 }
@@ -54,7 +59,8 @@ fn add(rtnl: &mut Rtnl, tap: u32, mac: MacAddr, flags: u16) -> io::Result<()> {
     message.header.state = NeighbourState::Noarp;
     message.header.flags = NeighbourFlags::Controller;
     message.attributes = vec![NeighbourAttribute::LinkLayerAddress(mac.octets().to_vec())];
-    rtnl.request(RouteNetlinkMessage::NewNeighbour(message), NLM_F_ACK | flags).map(drop)
+    rtnl.request(RouteNetlinkMessage::NewNeighbour(message), NLM_F_ACK | flags)
+        .map(drop)
 }
 
 struct Entry {
@@ -80,7 +86,16 @@ fn get(rtnl: &mut Rtnl, bridge: u32, mac: MacAddr) -> io::Result<Option<Entry>> 
     };
     // Learned entries are reachable or stale; static, local and externally learned or
     // sticky ones belong to someone.
-    let dynamic = matches!(entry.header.state, NeighbourState::Reachable | NeighbourState::Stale);
-    let owned = entry.header.flags.intersects(NeighbourFlags::ExtLearned | NeighbourFlags::Sticky);
-    Ok(Some(Entry { port: entry.header.ifindex, learned: dynamic && !owned }))
+    let dynamic = matches!(
+        entry.header.state,
+        NeighbourState::Reachable | NeighbourState::Stale
+    );
+    let owned = entry
+        .header
+        .flags
+        .intersects(NeighbourFlags::ExtLearned | NeighbourFlags::Sticky);
+    Ok(Some(Entry {
+        port: entry.header.ifindex,
+        learned: dynamic && !owned,
+    }))
 }

@@ -27,7 +27,7 @@ pub enum LookupError {
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => e.fmt(f),
+            Self::Io(e) => crate::error::Reason(e).fmt(f),
             Self::NotABridge => f.write_str("not a bridge"),
         }
     }
@@ -37,7 +37,9 @@ impl fmt::Display for LookupError {
 pub fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
     let mut message = LinkMessage::default();
     message.attributes.push(LinkAttribute::IfName(name.to_string()));
-    let reply = rtnl.request(RouteNetlinkMessage::GetLink(message), 0).map_err(LookupError::Io)?;
+    let reply = rtnl
+        .request(RouteNetlinkMessage::GetLink(message), 0)
+        .map_err(LookupError::Io)?;
     let Some(RouteNetlinkMessage::NewLink(link)) = reply else {
         return Err(LookupError::Io(unexpected("RTM_GETLINK")));
     };
@@ -46,14 +48,19 @@ pub fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError>
     for attribute in &link.attributes {
         match attribute {
             LinkAttribute::LinkInfo(infos) => {
-                is_bridge |= infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)));
+                is_bridge |= infos
+                    .iter()
+                    .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)));
             }
             LinkAttribute::Mtu(m) => mtu = Some(*m),
             _ => {}
         }
     }
     match (is_bridge, mtu) {
-        (true, Some(mtu)) => Ok(Bridge { index: link.header.index, mtu }),
+        (true, Some(mtu)) => Ok(Bridge {
+            index: link.header.index,
+            mtu,
+        }),
         (true, None) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU)"))),
         (false, _) => Err(LookupError::NotABridge),
     }
@@ -74,7 +81,8 @@ pub fn enslave(rtnl: &mut Rtnl, tap: u32, bridge: &Bridge, address: MacAddr, up:
         LinkAttribute::Mtu(bridge.mtu),
         LinkAttribute::Controller(bridge.index),
     ];
-    rtnl.request(RouteNetlinkMessage::SetLink(message), NLM_F_ACK).map(drop)
+    rtnl.request(RouteNetlinkMessage::SetLink(message), NLM_F_ACK)
+        .map(drop)
 }
 
 /// Same as `ip link set dev TAP up type bridge_slave learning off flood off`. A request of
@@ -92,5 +100,6 @@ pub fn manage_port(rtnl: &mut Rtnl, tap: u32) -> io::Result<()> {
             InfoBridgePort::UnicastFlood(false),
         ])),
     ])];
-    rtnl.request(RouteNetlinkMessage::NewLink(message), NLM_F_ACK).map(drop)
+    rtnl.request(RouteNetlinkMessage::NewLink(message), NLM_F_ACK)
+        .map(drop)
 }

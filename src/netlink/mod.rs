@@ -28,12 +28,20 @@ impl Rtnl {
     pub fn open() -> io::Result<Self> {
         let socket = Socket::new(NETLINK_ROUTE)?;
         socket.connect(&SocketAddr::new(0, 0))?;
-        Ok(Self { socket, seq: 0, buf: vec![0; RECV_BUF] })
+        Ok(Self {
+            socket,
+            seq: 0,
+            buf: vec![0; RECV_BUF],
+        })
     }
 
     /// Sends one request and waits for its answer: `Some(reply)` to a GET, `None` for the
     /// acknowledgement of a change (callers pass NLM_F_ACK), the kernel's errno otherwise.
-    fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> io::Result<Option<RouteNetlinkMessage>> {
+    fn request(
+        &mut self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+    ) -> io::Result<Option<RouteNetlinkMessage>> {
         self.seq += 1;
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | flags;
@@ -69,5 +77,8 @@ fn invalid(e: impl std::fmt::Display) -> io::Error {
 }
 
 fn unexpected(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("unexpected netlink answer to {what}"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unexpected netlink answer to {what}"),
+    )
 }

@@ -31,7 +31,9 @@ enum Qbh {
     Ext,
 }
 
-/// A file whose content is `None` exists but the caller cannot read it.
+/// Paths and contents; a file whose content is `None` exists but the caller cannot read it.
+type Files<'a> = Vec<(&'a str, Option<&'a str>)>;
+
 fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
     let files: HashMap<&Path, Option<Vec<u8>>> = files
         .iter()
@@ -59,11 +61,11 @@ fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
     }
 }
 
-fn top(text: &str) -> Vec<(&'static str, Option<&str>)> {
+fn top(text: &str) -> Files<'_> {
     vec![(TOP, Some(text))]
 }
 
-fn with(text: &'static str, more: &[(&'static str, Option<&'static str>)]) -> Vec<(&'static str, Option<&'static str>)> {
+fn with(text: &'static str, more: &[(&'static str, Option<&'static str>)]) -> Files<'static> {
     let mut files = vec![(TOP, Some(text))];
     files.extend_from_slice(more);
     files
@@ -74,12 +76,14 @@ fn decision_table() {
     use Out::*;
     use Qbh::*;
     let long_comment = format!("#{}allow br0\n", "x".repeat(4094));
-    let deep: Vec<(String, String)> = (0..9).map(|i| (format!("/d{i}"), format!("include /d{}\n", i + 1))).collect();
-    let mut deep_files: Vec<(&str, Option<&str>)> = vec![(TOP, Some("allow all\ninclude /d0\n"))];
+    let deep: Vec<(String, String)> = (0..9)
+        .map(|i| (format!("/d{i}"), format!("include /d{}\n", i + 1)))
+        .collect();
+    let mut deep_files: Files = vec![(TOP, Some("allow all\ninclude /d0\n"))];
     deep_files.extend(deep.iter().map(|(p, c)| (p.as_str(), Some(c.as_str()))));
 
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<(&str, Option<&str>)>, &str, bool, Out, Qbh)> = vec![
+    let cases: Vec<(&str, Files, &str, bool, Out, Qbh)> = vec![
         ("allow one", top("allow br0\n"), "br0", false, Plain, A),
         ("allow names only that bridge", top("allow br0\n"), "br1", false, Denied, D),
         ("allow all", top("allow all\n"), "br7", false, Plain, A),
@@ -144,7 +148,10 @@ fn decision_table() {
         let got = decide(&files, bridge, mac);
         assert_eq!(got, want, "{name}");
         if qbh == D {
-            assert!(!matches!(got, Out::Plain | Out::Managed), "more permissive than qemu-bridge-helper: {name}");
+            assert!(
+                !matches!(got, Out::Plain | Out::Managed),
+                "more permissive than qemu-bridge-helper: {name}"
+            );
         }
     }
 }

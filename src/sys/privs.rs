@@ -4,7 +4,7 @@
 
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::prctl;
-use nix::unistd::{getgid, getuid, geteuid, setresgid, setresuid};
+use nix::unistd::{geteuid, getgid, getuid, setresgid, setresuid};
 
 const NET_ADMIN: Capability = Capability::CAP_NET_ADMIN;
 

@@ -32,7 +32,8 @@ impl SocketFd {
         check(fd)?;
         // SAFETY: `number` is open (above) and is a socket, so it is not the tun fd, the
         // only fd this process owns; from here on `SocketFd` is its sole owner.
-        Ok(Self { fd: unsafe { OwnedFd::from_raw_fd(number) } })
+        let fd = unsafe { OwnedFd::from_raw_fd(number) };
+        Ok(Self { fd })
     }
 
     /// Step 8: one data byte carrying the tap fd in SCM_RIGHTS, as QEMU's recv_fd() expects.

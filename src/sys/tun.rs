@@ -16,7 +16,11 @@ nix::ioctl_read_bad!(tun_get_features, libc::TUNGETFEATURES, c_uint);
 /// Opened first, while still root: /dev/net/tun is 0600 on some hosts. CLOEXEC (std's
 /// default), so the fd never leaks into anything we might exec.
 pub fn open() -> io::Result<OwnedFd> {
-    OpenOptions::new().read(true).write(true).open(TUN_PATH).map(OwnedFd::from)
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(TUN_PATH)
+        .map(OwnedFd::from)
 }
 
 pub struct Tap {
@@ -47,7 +51,12 @@ pub fn create(tun: OwnedFd, use_vnet: bool) -> io::Result<Tap> {
     // SAFETY: TUNSETIFF reads one ifreq and writes the chosen name back into it; `req`
     // is a live local for the whole call.
     unsafe { tun_set_iff(tun.as_raw_fd(), &mut req) }?;
-    let name: Vec<u8> = req.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let name: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     let name = std::str::from_utf8(&name)
         .ok()
         .and_then(|n| IfName::new(n).ok())
