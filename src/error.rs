@@ -8,6 +8,7 @@ use crate::cli::ArgError;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::policy::Denial;
+use crate::sys::socket::SocketError;
 use crate::{acl, netlink};
 
 #[derive(Debug)]
@@ -23,7 +24,7 @@ pub enum Error {
     },
     CheckSocket {
         fd: i32,
-        reason: String,
+        source: SocketError,
     },
     Acl {
         source: acl::Error,
@@ -71,9 +72,10 @@ pub struct Reason<'a>(pub &'a io::Error);
 
 impl fmt::Display for Reason<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.raw_os_error() {
-            Some(errno) => f.write_str(nix::errno::Errno::from_raw(errno).desc()),
-            None => self.0.fmt(f),
+        let text = self.0.to_string();
+        match (self.0.raw_os_error(), text.rfind(" (os error ")) {
+            (Some(_), Some(end)) => f.write_str(&text[..end]),
+            _ => f.write_str(&text),
         }
     }
 }
@@ -84,7 +86,7 @@ impl fmt::Display for Error {
             Self::OpenTun { source } => write!(f, "failed to open /dev/net/tun: {}", Reason(source)),
             Self::DropPrivileges { reason } => write!(f, "failed to drop privileges: {reason}"),
             Self::Args { source } => write!(f, "failed to parse arguments: {source}"),
-            Self::CheckSocket { fd, reason } => write!(f, "failed to check socket fd {fd}: {reason}"),
+            Self::CheckSocket { fd, source } => write!(f, "failed to check socket fd {fd}: {source}"),
             Self::Acl { source } => source.fmt(f),
             Self::Authorize { bridge, denial } => write!(f, "failed to authorize bridge {bridge}: {denial}"),
             Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),

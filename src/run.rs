@@ -38,9 +38,9 @@ fn run(args: impl Iterator<Item = OsString>) -> Result<(), Error> {
         Command::Help => return print(cli::USAGE),
         Command::Version => return print(concat!("fdb-bridge-helper ", env!("CARGO_PKG_VERSION"), "\n")),
     };
-    let socket = SocketFd::adopt(request.fd).map_err(|reason| Error::CheckSocket {
+    let socket = SocketFd::adopt(request.fd).map_err(|source| Error::CheckSocket {
         fd: request.fd,
-        reason,
+        source,
     })?;
 
     // 3. The ACL, read with the caller's permissions.

@@ -1,5 +1,6 @@
 //! `SocketFd`: the unix socket QEMU gave us, checked once, and the one message we send.
 
+use std::fmt;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -9,22 +10,53 @@ use nix::sys::socket::{
 };
 use nix::sys::stat::{fstat, SFlag};
 
+use crate::error::Reason;
+
 /// An open AF_UNIX stream socket that is not stdin, stdout or stderr, and not listening.
 pub struct SocketFd {
     fd: OwnedFd,
+}
+
+#[derive(Debug)]
+pub enum SocketError {
+    Stdio,
+    Io(io::Error),
+    NotSocket,
+    NotUnix,
+    NotStream,
+    Listening,
+}
+
+impl fmt::Display for SocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stdio => f.write_str("0, 1 and 2 are stdin, stdout and stderr"),
+            Self::Io(e) => Reason(e).fmt(f),
+            Self::NotSocket => f.write_str("not a socket"),
+            Self::NotUnix => f.write_str("not a unix socket"),
+            Self::NotStream => f.write_str("not a stream socket"),
+            Self::Listening => f.write_str("a listening socket"),
+        }
+    }
+}
+
+impl From<nix::errno::Errno> for SocketError {
+    fn from(errno: nix::errno::Errno) -> Self {
+        Self::Io(errno.into())
+    }
 }
 
 impl SocketFd {
     /// Checks what `number` names before taking ownership of it. The only fd this process
     /// has opened by then is /dev/net/tun, which is not a socket, so a socket here can only
     /// be one the caller handed us.
-    pub fn adopt(number: i32) -> Result<Self, String> {
+    pub fn adopt(number: i32) -> Result<Self, SocketError> {
         if (0..=2).contains(&number) {
-            return Err("0, 1 and 2 are stdin, stdout and stderr".into());
+            return Err(SocketError::Stdio);
         }
         // SAFETY: F_GETFD only queries the fd table; any number is a valid argument.
         if unsafe { libc::fcntl(number, libc::F_GETFD) } < 0 {
-            return Err(io::Error::last_os_error().to_string());
+            return Err(SocketError::Io(io::Error::last_os_error()));
         }
         // SAFETY: fcntl() just showed that `number` is open, and nothing in this process
         // closes it while `fd` is in use below.
@@ -50,20 +82,20 @@ impl SocketFd {
     }
 }
 
-fn check(fd: BorrowedFd<'_>) -> Result<(), String> {
-    let stat = fstat(fd).map_err(|e| e.to_string())?;
+fn check(fd: BorrowedFd<'_>) -> Result<(), SocketError> {
+    let stat = fstat(fd)?;
     if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFSOCK {
-        return Err("not a socket".into());
+        return Err(SocketError::NotSocket);
     }
-    let addr: SockaddrStorage = getsockname(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+    let addr: SockaddrStorage = getsockname(fd.as_raw_fd())?;
     if addr.family() != Some(AddressFamily::Unix) {
-        return Err("not a unix socket".into());
+        return Err(SocketError::NotUnix);
     }
-    if getsockopt(&fd, sockopt::SockType).map_err(|e| e.to_string())? != SockType::Stream {
-        return Err("not a stream socket".into());
+    if getsockopt(&fd, sockopt::SockType)? != SockType::Stream {
+        return Err(SocketError::NotStream);
     }
-    if getsockopt(&fd, sockopt::AcceptConn).map_err(|e| e.to_string())? {
-        return Err("a listening socket".into());
+    if getsockopt(&fd, sockopt::AcceptConn)? {
+        return Err(SocketError::Listening);
     }
     Ok(())
 }
