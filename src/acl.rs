@@ -11,12 +11,14 @@
 //! the whole request fails closed ([`LineError::is_hazard`]): a name that can never
 //! match (a trailing `# comment` that silently disables a `deny`), a relative include
 //! (resolved against the caller's cwd), an over-long line (split by fgets into two
-//! lines), a NUL byte, include loops and excessive depth (a crash there).
+//! lines), a NUL byte, include loops and excessive depth (a crash there). And, the one
+//! deliberate difference on well-formed files: a file that anyone but root could have
+//! written is not honoured (see `sys::trusted`).
 #![forbid(unsafe_code)]
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +28,6 @@ pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
 /// qemu-bridge-helper reads lines with fgets() into 4096 bytes, NUL included.
 const MAX_LINE: usize = 4095;
 const MAX_DEPTH: usize = 8;
-const MAX_FILE: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -98,15 +99,17 @@ impl fmt::Display for Error {
 
 #[derive(Debug)]
 pub enum ReadError {
+    /// The caller cannot read it: fatal for the top file, an include is skipped.
     Io(io::Error),
-    TooLarge,
+    /// Anyone but root could have written it, or it is not a sane file: always fatal.
+    Untrusted(String),
 }
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io(e) => crate::error::Reason(e).fmt(f),
-            Self::TooLarge => write!(f, "larger than {MAX_FILE} bytes"),
+            Self::Untrusted(why) => write!(f, "not trusted: it {why}"),
         }
     }
 }
@@ -122,7 +125,7 @@ pub enum LineError {
     Nul,
     TooDeep,
     Cycle,
-    IncludeTooLarge(PathBuf),
+    UntrustedInclude(PathBuf, String),
 }
 
 impl LineError {
@@ -153,14 +156,15 @@ impl fmt::Display for LineError {
             Self::Nul => f.write_str("NUL byte in line"),
             Self::TooDeep => write!(f, "includes nested deeper than {MAX_DEPTH}"),
             Self::Cycle => f.write_str("include cycle"),
-            Self::IncludeTooLarge(p) => write!(f, "{} is larger than {MAX_FILE} bytes", p.display()),
+            Self::UntrustedInclude(p, why) => write!(f, "{} is not trusted: it {why}", p.display()),
         }
     }
 }
 
-/// Reads `path` and its includes with the calling process's permissions.
+/// Reads `path` and its includes with the calling process's permissions, honouring
+/// only files that no one but root could have written.
 pub fn load(path: &Path) -> Result<Acl, Error> {
-    load_with(path, &read_capped)
+    load_with(path, &crate::sys::trusted::read)
 }
 
 pub type Reader<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, ReadError>;
@@ -178,18 +182,6 @@ pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
     };
     parser.file(path, &text, true)?;
     Ok(parser.acl)
-}
-
-fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
-    let mut text = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(ReadError::Io)?;
-    if text.len() as u64 > MAX_FILE {
-        return Err(ReadError::TooLarge);
-    }
-    Ok(text)
 }
 
 struct Parser<'a> {
@@ -234,7 +226,7 @@ impl Parser<'_> {
         }
         match (self.read)(path) {
             Ok(text) => self.file(path, &text, false),
-            Err(ReadError::TooLarge) => Err(fail(LineError::IncludeTooLarge(path.to_owned()))),
+            Err(ReadError::Untrusted(why)) => Err(fail(LineError::UntrustedInclude(path.to_owned(), why))),
             // As qemu-bridge-helper: an include the caller cannot read is skipped.
             Err(ReadError::Io(_)) => Ok(()),
         }

@@ -4,4 +4,5 @@
 pub mod privs;
 pub mod random;
 pub mod socket;
+pub mod trusted;
 pub mod tun;
