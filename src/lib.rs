@@ -4,6 +4,7 @@
 //! `sys` and `netlink` talk to the kernel.
 
 pub mod acl;
+pub mod audit;
 pub mod cli;
 pub mod error;
 pub mod ifname;

@@ -6,6 +6,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use crate::acl;
+use crate::audit::Audit;
 use crate::cli::{self, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
@@ -16,21 +17,29 @@ use crate::sys::{privs, random, socket::SocketFd, tun};
 /// Runs the helper and returns the exit status: 0 only after the fd was sent (or for
 /// `--help`/`--version` alone), 1 after printing one line on any failure.
 pub fn main() -> i32 {
-    match run(std::env::args_os().skip(1)) {
-        Ok(()) => 0,
-        Err(error) => {
+    let mut audit = None;
+    let result = run(std::env::args_os().skip(1), &mut audit);
+    let refusal = result.as_ref().err().map(ToString::to_string);
+    if let Some(audit) = audit.filter(|a: &Audit| a.fields.bridge.is_some() || refusal.is_some()) {
+        audit.record(refusal.as_deref());
+    }
+    match refusal {
+        None => 0,
+        Some(reason) => {
             // Nothing more can be done if stderr is gone; the exit status still says it.
-            let _ = writeln!(io::stderr(), "fdb-bridge-helper: {error}");
+            let _ = writeln!(io::stderr(), "fdb-bridge-helper: {reason}");
             1
         }
     }
 }
 
-fn run(args: impl Iterator<Item = OsString>) -> Result<(), Error> {
+/// `audit` is opened after step 1 and filled in as the steps learn things; `main` logs it.
+fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Result<(), Error> {
     // 1. Privileges first, before argv or any file. /dev/net/tun may be root-only, so it
     //    is opened as root; its error waits until a tap is really needed (for --help).
     let tun = tun::open();
     privs::drop_to_caller().map_err(|reason| Error::DropPrivileges { reason })?;
+    let fields = &mut audit.insert(Audit::open()).fields;
 
     // 2. argv, and the socket it names.
     let request = match cli::parse(args).map_err(|source| Error::Args { source })? {
@@ -38,6 +47,7 @@ fn run(args: impl Iterator<Item = OsString>) -> Result<(), Error> {
         Command::Help => return print(cli::USAGE),
         Command::Version => return print(concat!("fdb-bridge-helper ", env!("CARGO_PKG_VERSION"), "\n")),
     };
+    (fields.bridge, fields.mac) = (Some(request.bridge.clone()), request.mac);
     let socket = SocketFd::adopt(request.fd).map_err(|source| Error::CheckSocket {
         fd: request.fd,
         source,
@@ -53,6 +63,8 @@ fn run(args: impl Iterator<Item = OsString>) -> Result<(), Error> {
         denial,
     })?;
 
+    fields.managed = Some(matches!(grant, Grant::Managed(_)));
+
     // 5. The bridge must exist and be one; then the tap.
     let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;
     let bridge = netlink::get_bridge(&mut rtnl, &bridge_name).map_err(|source| Error::LookUpBridge {
@@ -61,6 +73,7 @@ fn run(args: impl Iterator<Item = OsString>) -> Result<(), Error> {
     })?;
     let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, request.use_vnet)
         .map_err(|source| Error::CreateTap { source })?;
+    fields.tap = Some(tap.name.clone());
 
     // 6. Shape and enslave; a plain port comes up at once.
     let enslave = |source| Error::Enslave {
