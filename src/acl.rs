@@ -23,6 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
+use crate::macrule::MacRule;
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
 /// qemu-bridge-helper reads lines with fgets() into 4096 bytes, NUL included.
@@ -35,6 +36,8 @@ pub enum Verb {
     Deny,
     /// Ours: learning and flooding off and a static FDB entry on ports of this bridge.
     Managed,
+    /// Ours: managed, and the port locked to the guest's MAC (anti-spoofing).
+    Locked,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +55,7 @@ pub struct Rule {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Acl {
     pub rules: Vec<Rule>,
+    pub macs: Vec<MacRule>,
 }
 
 impl Acl {
@@ -121,6 +125,7 @@ pub enum LineError {
     NameTooLong(usize),
     BadName(String, IfNameError),
     RelativeInclude(String),
+    BadMacRule(String, String),
     LineTooLong,
     Nul,
     TooDeep,
@@ -152,6 +157,7 @@ impl fmt::Display for LineError {
                 )
             }
             Self::RelativeInclude(p) => write!(f, "include path {p:?} is not absolute"),
+            Self::BadMacRule(line, why) => write!(f, "mac {line:?}: {why}"),
             Self::LineTooLong => write!(f, "line longer than {MAX_LINE} bytes"),
             Self::Nul => f.write_str("NUL byte in line"),
             Self::TooDeep => write!(f, "includes nested deeper than {MAX_DEPTH}"),
@@ -252,6 +258,11 @@ impl Parser<'_> {
             b"allow" => Verb::Allow,
             b"deny" => Verb::Deny,
             b"managed" => Verb::Managed,
+            b"locked" => Verb::Locked,
+            b"mac" => {
+                self.acl.macs.push(MacRule::parse(arg)?);
+                return Ok(None);
+            }
             _ if arg.len() >= IFNAMSIZ => return Err(LineError::NameTooLong(arg.len())),
             _ => return Err(LineError::UnknownDirective(lossy(directive))),
         };
@@ -261,7 +272,7 @@ impl Parser<'_> {
     }
 }
 
-fn parse_target(arg: &[u8]) -> Result<Target, LineError> {
+pub(crate) fn parse_target(arg: &[u8]) -> Result<Target, LineError> {
     if arg.len() >= IFNAMSIZ {
         return Err(LineError::NameTooLong(arg.len()));
     }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use nix::unistd::{getuid, User};
+use nix::unistd::getuid;
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
 use crate::ifname::IfName;
@@ -26,19 +26,17 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Called once privileges are dropped: the name is looked up as the caller, and a
-    /// missing /dev/log only means that nothing is logged.
-    pub fn open() -> Self {
+    /// Called once privileges are dropped; a missing /dev/log only means that nothing is
+    /// logged.
+    pub fn open(user: Option<String>) -> Self {
         let formatter = Formatter3164 {
             facility: Facility::LOG_AUTHPRIV,
             hostname: None,
             process: "fdb-bridge-helper".into(),
             pid: std::process::id(),
         };
-        let uid = getuid();
-        let user = User::from_uid(uid).ok().flatten().map(|u| u.name);
         let fields = Fields {
-            uid: uid.as_raw(),
+            uid: getuid().as_raw(),
             user,
             ..Fields::default()
         };

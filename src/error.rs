@@ -55,6 +55,7 @@ pub enum Error {
     },
     ManagePort {
         tap: IfName,
+        locked: bool,
         source: io::Error,
     },
     DropCapabilities {
@@ -98,10 +99,11 @@ impl fmt::Display for Error {
             Self::AddFdb { mac, tap, source } => {
                 write!(f, "failed to add fdb entry {mac} on {tap}: {source}")
             }
-            Self::ManagePort { tap, source } => {
+            Self::ManagePort { tap, locked, source } => {
+                let lock = if *locked { ", locked on" } else { "" };
                 write!(
                     f,
-                    "failed to set learning off and flood off on {tap}: {}",
+                    "failed to set port flags (learning off, flood off{lock}) on {tap}: {}",
                     Reason(source)
                 )
             }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod error;
 pub mod ifname;
 pub mod mac;
+pub mod macrule;
 pub mod netlink;
 pub mod policy;
 pub mod run;

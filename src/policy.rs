@@ -7,19 +7,22 @@ use std::fmt;
 use crate::acl::{Acl, Verb};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
+use crate::macrule::Caller;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
     /// qemu-bridge-helper's behaviour: the port keeps the kernel's defaults.
     Plain,
-    /// Learning and unicast flooding off, a static FDB entry for this MAC.
-    Managed(MacAddr),
+    /// Learning and unicast flooding off, a static FDB entry for this MAC; `locked`: the
+    /// port also drops frames from any other source MAC.
+    Managed { mac: MacAddr, locked: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denial {
     Acl,
     NeedsMac,
+    MacNotGranted(MacAddr),
 }
 
 impl fmt::Display for Denial {
@@ -32,18 +35,27 @@ impl fmt::Display for Denial {
                  helper string, e.g. helper=\"/usr/libexec/fdb-bridge-helper --mac=52:54:00:12:34:56\" \
                  with the same mac= on the -device",
             ),
+            Self::MacNotGranted(mac) => write!(f, "no mac line in the acl grants you {mac} on this bridge"),
         }
     }
 }
 
-pub fn authorize(acl: &Acl, bridge: &IfName, mac: Option<MacAddr>) -> Result<Grant, Denial> {
+/// `locked` implies `managed`. Once any `mac` line the caller can read names the bridge,
+/// the MAC must be granted to the caller by one of them.
+pub fn authorize(acl: &Acl, bridge: &IfName, mac: Option<MacAddr>, caller: &Caller) -> Result<Grant, Denial> {
     if !acl.matches(Verb::Allow, bridge) || acl.matches(Verb::Deny, bridge) {
         return Err(Denial::Acl);
     }
-    if !acl.matches(Verb::Managed, bridge) {
+    let locked = acl.matches(Verb::Locked, bridge);
+    if !locked && !acl.matches(Verb::Managed, bridge) {
         return Ok(Grant::Plain);
     }
-    mac.map(Grant::Managed).ok_or(Denial::NeedsMac)
+    let mac = mac.ok_or(Denial::NeedsMac)?;
+    let mut rules = acl.macs.iter().filter(|r| r.names(bridge)).peekable();
+    if rules.peek().is_some() && !rules.any(|r| r.grants(caller, mac)) {
+        return Err(Denial::MacNotGranted(mac));
+    }
+    Ok(Grant::Managed { mac, locked })
 }
 
 #[cfg(test)]

@@ -39,7 +39,8 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
     //    is opened as root; its error waits until a tap is really needed (for --help).
     let tun = tun::open();
     privs::drop_to_caller().map_err(|reason| Error::DropPrivileges { reason })?;
-    let fields = &mut audit.insert(Audit::open()).fields;
+    let caller = privs::caller();
+    let fields = &mut audit.insert(Audit::open(caller.user.clone())).fields;
 
     // 2. argv, and the socket it names.
     let request = match cli::parse(args).map_err(|source| Error::Args { source })? {
@@ -58,12 +59,13 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
 
     // 4. The decision.
     let bridge_name = request.bridge;
-    let grant = policy::authorize(&acl, &bridge_name, request.mac).map_err(|denial| Error::Authorize {
-        bridge: bridge_name.clone(),
-        denial,
-    })?;
+    let grant =
+        policy::authorize(&acl, &bridge_name, request.mac, &caller).map_err(|denial| Error::Authorize {
+            bridge: bridge_name.clone(),
+            denial,
+        })?;
 
-    fields.managed = Some(matches!(grant, Grant::Managed(_)));
+    fields.managed = Some(matches!(grant, Grant::Managed { .. }));
 
     // 5. The bridge must exist and be one; then the tap.
     let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;
@@ -92,15 +94,16 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
     )
     .map_err(enslave)?;
 
-    // 7. Managed: the guest's static entry, then learning and flooding off and up.
-    if let Grant::Managed(mac) = grant {
+    // 7. Managed: the guest's static entry, then learning and flooding off (and locked), up.
+    if let Grant::Managed { mac, locked } = grant {
         netlink::claim(&mut rtnl, bridge.index, tap.index, mac).map_err(|source| Error::AddFdb {
             mac,
             tap: tap.name.clone(),
             source,
         })?;
-        netlink::manage_port(&mut rtnl, tap.index).map_err(|source| Error::ManagePort {
+        netlink::manage_port(&mut rtnl, tap.index, locked).map_err(|source| Error::ManagePort {
             tap: tap.name.clone(),
+            locked,
             source,
         })?;
     }

@@ -85,21 +85,82 @@ pub fn enslave(rtnl: &mut Rtnl, tap: u32, bridge: &Bridge, address: MacAddr, up:
         .map(drop)
 }
 
-/// Same as `ip link set dev TAP up type bridge_slave learning off flood off`. A request of
-/// its own: sent together with the master change, the kernel answers EOPNOTSUPP (the port
-/// ops are looked up before the tap has a master).
-pub fn manage_port(rtnl: &mut Rtnl, tap: u32) -> io::Result<()> {
+/// Same as `ip link set dev TAP up type bridge_slave learning off flood off [locked on]`.
+/// A request of its own: sent together with the master change, the kernel answers
+/// EOPNOTSUPP (the port ops are looked up before the tap has a master).
+pub fn manage_port(rtnl: &mut Rtnl, tap: u32, locked: bool) -> io::Result<()> {
+    let mut port = vec![
+        InfoBridgePort::Learning(false),
+        InfoBridgePort::UnicastFlood(false),
+    ];
+    if locked {
+        port.push(InfoBridgePort::Locked(true));
+    }
     let mut message = LinkMessage::default();
     message.header.index = tap;
     message.header.flags = LinkFlags::Up;
     message.header.change_mask = LinkFlags::Up;
     message.attributes = vec![LinkAttribute::LinkInfo(vec![
         LinkInfo::PortKind(InfoPortKind::Bridge),
-        LinkInfo::PortData(InfoPortData::BridgePort(vec![
-            InfoBridgePort::Learning(false),
-            InfoBridgePort::UnicastFlood(false),
-        ])),
+        LinkInfo::PortData(InfoPortData::BridgePort(port)),
     ])];
-    rtnl.request(RouteNetlinkMessage::NewLink(message), NLM_F_ACK)
-        .map(drop)
+    rtnl.request(RouteNetlinkMessage::NewLink(message), NLM_F_ACK)?;
+    if locked && !port_locked(&get_link(rtnl, tap)?) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this kernel has no locked bridge ports (Linux 5.18 or later needed)",
+        ));
+    }
+    Ok(())
+}
+
+/// Same as `ip -d link show dev TAP`.
+fn get_link(rtnl: &mut Rtnl, index: u32) -> io::Result<LinkMessage> {
+    let mut message = LinkMessage::default();
+    message.header.index = index;
+    match rtnl.request(RouteNetlinkMessage::GetLink(message), 0)? {
+        Some(RouteNetlinkMessage::NewLink(link)) => Ok(link),
+        _ => Err(unexpected("RTM_GETLINK")),
+    }
+}
+
+/// Kernels before 5.18 ignore IFLA_BRPORT_LOCKED without an error, so the port is read
+/// back: only a port that reports `locked on` is locked.
+fn port_locked(link: &LinkMessage) -> bool {
+    link.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
+            LinkInfo::PortData(InfoPortData::BridgePort(port)) => {
+                port.contains(&InfoBridgePort::Locked(true))
+            }
+            _ => false,
+        }),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locked_only_when_the_kernel_says_so() {
+        let port = |attrs| {
+            let mut link = LinkMessage::default();
+            link.attributes = vec![LinkAttribute::LinkInfo(vec![
+                LinkInfo::PortKind(InfoPortKind::Bridge),
+                LinkInfo::PortData(InfoPortData::BridgePort(attrs)),
+            ])];
+            link
+        };
+        assert!(port_locked(&port(vec![
+            InfoBridgePort::Learning(false),
+            InfoBridgePort::Locked(true)
+        ])));
+        assert!(!port_locked(&port(vec![InfoBridgePort::Locked(false)])));
+        assert!(
+            !port_locked(&port(vec![InfoBridgePort::Learning(false)])),
+            "pre-5.18 kernel"
+        );
+        assert!(!port_locked(&LinkMessage::default()));
+    }
 }

@@ -16,8 +16,10 @@ const MAC: &str = "52:54:00:12:34:56";
 enum Out {
     Plain,
     Managed,
+    Locked,
     Denied,
     NeedsMac,
+    MacDenied,
     Parse(&'static str, usize),
     Read,
 }
@@ -53,11 +55,17 @@ fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
         }
     };
     let mac = mac.then(|| MacAddr::parse(MAC).unwrap());
-    match authorize(&acl, &IfName::new(bridge).unwrap(), mac) {
+    let alice = Caller {
+        user: Some("alice".into()),
+        groups: vec!["alice".into(), "lab".into()],
+    };
+    match authorize(&acl, &IfName::new(bridge).unwrap(), mac, &alice) {
         Ok(Grant::Plain) => Out::Plain,
-        Ok(Grant::Managed(_)) => Out::Managed,
+        Ok(Grant::Managed { locked: false, .. }) => Out::Managed,
+        Ok(Grant::Managed { locked: true, .. }) => Out::Locked,
         Err(Denial::Acl) => Out::Denied,
         Err(Denial::NeedsMac) => Out::NeedsMac,
+        Err(Denial::MacNotGranted(_)) => Out::MacDenied,
     }
 }
 
@@ -142,6 +150,23 @@ fn decision_table() {
         ("managed after a bad include line is ignored", with("allow br0\ninclude /m\n", &[("/m", Some("bogus\nmanaged br0\n"))]), "br0", true, Plain, Ext),
         ("managed long name", top("allow all\nmanaged sixteen-bytes-xx\n"), "br0", true, Parse(TOP, 2), Ext),
         ("managed needs an argument", top("allow all\nmanaged\n"), "br0", true, Parse(TOP, 2), Ext),
+        ("locked implies managed", top("allow br0\nlocked br0\n"), "br0", true, Locked, Ext),
+        ("locked all", top("allow all\nmanaged all\nlocked all\n"), "br3", true, Locked, Ext),
+        ("locked elsewhere", top("allow all\nmanaged all\nlocked br1\n"), "br0", true, Managed, Ext),
+        ("locked needs the mac", top("allow br0\nlocked br0\n"), "br0", false, NeedsMac, Ext),
+        ("no mac line: any mac", top("allow br0\nmanaged br0\n"), "br0", true, Managed, Ext),
+        ("mac granted to anyone", top("allow br0\nmanaged br0\nmac br0 52:54:00:*\n"), "br0", true, Managed, Ext),
+        ("mac granted to the user", top("allow br0\nmanaged br0\nmac br0 user=alice 52:54:00:12:34:56\n"), "br0", true, Managed, Ext),
+        ("mac granted to a group", top("allow br0\nmanaged br0\nmac br0 group=lab 52:54:00:12:*\n"), "br0", true, Managed, Ext),
+        ("mac granted to someone else only", top("allow br0\nmanaged br0\nmac br0 user=bob 52:54:00:*\n"), "br0", true, MacDenied, Ext),
+        ("mac outside the prefix", top("allow br0\nmanaged br0\nmac br0 52:54:01:*\n"), "br0", true, MacDenied, Ext),
+        ("mac none restricts everyone", top("allow br0\nmanaged br0\nmac br0 none\n"), "br0", true, MacDenied, Ext),
+        ("mac none plus a per-user grant", with("allow br0\nmanaged br0\nmac br0 none\ninclude /alice\n", &[("/alice", Some("mac br0 52:54:00:12:34:56\n"))]), "br0", true, Managed, Ext),
+        ("unreadable per-user grant", with("allow br0\nmanaged br0\nmac br0 none\ninclude /alice\n", &[("/alice", None)]), "br0", true, MacDenied, Ext),
+        ("mac lines of another bridge", top("allow all\nmanaged all\nmac br1 none\n"), "br0", true, Managed, Ext),
+        ("mac all", top("allow all\nmanaged all\nmac all 02:*\n"), "br0", true, MacDenied, Ext),
+        ("mac lines do not matter unmanaged", top("allow br0\nmac br0 none\n"), "br0", true, Plain, Ext),
+        ("bad mac line is fatal, even in an include", with("allow br0\ninclude /i\n", &[("/i", Some("mac br0 52:54\nallow br1\n"))]), "br0", true, Parse("/i", 1), Ext),
     ];
     assert!(cases.len() >= 30);
     for (name, files, bridge, mac, want, qbh) in cases {

@@ -4,7 +4,9 @@
 
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::prctl;
-use nix::unistd::{geteuid, getgid, getuid, setresgid, setresuid};
+use nix::unistd::{geteuid, getgid, getgroups, getuid, setresgid, setresuid, Group, User};
+
+use crate::macrule::Caller;
 
 const NET_ADMIN: Capability = Capability::CAP_NET_ADMIN;
 
@@ -47,4 +49,18 @@ fn become_caller() -> Result<(), String> {
 pub fn drop_all() -> Result<(), String> {
     caps::clear(None, CapSet::Effective).map_err(|e| format!("capset effective: {e}"))?;
     caps::clear(None, CapSet::Permitted).map_err(|e| format!("capset permitted: {e}"))
+}
+
+/// The caller's user and group names, as `mac` lines name people; looked up as the caller,
+/// after the drop.
+pub fn caller() -> Caller {
+    let user = User::from_uid(getuid()).ok().flatten().map(|u| u.name);
+    let mut gids = getgroups().unwrap_or_default();
+    gids.push(getgid());
+    let groups = gids
+        .into_iter()
+        .filter_map(|g| Group::from_gid(g).ok().flatten())
+        .map(|g| g.name)
+        .collect();
+    Caller { user, groups }
 }

@@ -1,0 +1,164 @@
+//! `mac` lines: which guest MACs a caller may claim on a managed bridge.
+//!
+//! `mac BRIDGE|all [user=NAME|group=NAME] SPEC`, SPEC being an address, a prefix of whole
+//! octets (`52:54:00:a1:*`) or `none`. Once any `mac` line the caller can read names a
+//! bridge, a MAC on it must be granted to the caller by one of them. A line without
+//! `user=` or `group=` is for whoever can read it: the per-user include file pattern.
+#![forbid(unsafe_code)]
+
+use crate::acl::{parse_target, LineError, Target};
+use crate::ifname::IfName;
+use crate::mac::MacAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Anyone,
+    User(String),
+    Group(String),
+}
+
+/// Up to six leading octets; `None` grants nothing (it only restricts the bridge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec(Option<Vec<u8>>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacRule {
+    pub bridge: Target,
+    pub scope: Scope,
+    pub spec: Spec,
+}
+
+/// Who is asking, by name, as the ACL names people.
+#[derive(Debug, Default)]
+pub struct Caller {
+    pub user: Option<String>,
+    pub groups: Vec<String>,
+}
+
+impl MacRule {
+    pub fn parse(arg: &[u8]) -> Result<Self, LineError> {
+        let bad = |why: &str| LineError::BadMacRule(String::from_utf8_lossy(arg).into_owned(), why.into());
+        let text = std::str::from_utf8(arg).map_err(|_| bad("not UTF-8"))?;
+        let words: Vec<&str> = text.split_ascii_whitespace().collect();
+        let (bridge, scope, spec) = match words.as_slice() {
+            [bridge, spec] => (bridge, Scope::Anyone, spec),
+            [bridge, scope, spec] => (
+                bridge,
+                parse_scope(scope).ok_or_else(|| bad("expected user= or group="))?,
+                spec,
+            ),
+            _ => {
+                return Err(bad(
+                    "expected `mac BRIDGE [user=NAME|group=NAME] MAC|PREFIX:*|none`",
+                ))
+            }
+        };
+        let spec = parse_spec(spec)
+            .ok_or_else(|| bad("expected a unicast MAC, a prefix like 52:54:00:*, or none"))?;
+        Ok(Self {
+            bridge: parse_target(bridge.as_bytes())?,
+            scope,
+            spec,
+        })
+    }
+
+    pub fn names(&self, bridge: &IfName) -> bool {
+        match &self.bridge {
+            Target::All => true,
+            Target::Name(name) => name == bridge,
+        }
+    }
+
+    pub fn grants(&self, caller: &Caller, mac: MacAddr) -> bool {
+        let for_caller = match &self.scope {
+            Scope::Anyone => true,
+            Scope::User(name) => caller.user.as_ref() == Some(name),
+            Scope::Group(name) => caller.groups.contains(name),
+        };
+        let Spec(prefix) = &self.spec;
+        for_caller && prefix.as_ref().is_some_and(|p| mac.octets().starts_with(p))
+    }
+}
+
+fn parse_scope(word: &str) -> Option<Scope> {
+    let valid = |name: &str| !name.is_empty() && !name.chars().any(|c| c.is_control() || c.is_whitespace());
+    if let Some(name) = word.strip_prefix("user=").filter(|n| valid(n)) {
+        return Some(Scope::User(name.into()));
+    }
+    word.strip_prefix("group=")
+        .filter(|n| valid(n))
+        .map(|n| Scope::Group(n.into()))
+}
+
+fn parse_spec(word: &str) -> Option<Spec> {
+    if word == "none" {
+        return Some(Spec(None));
+    }
+    if let Ok(mac) = MacAddr::parse(word) {
+        return Some(Spec(Some(mac.octets().to_vec())));
+    }
+    let octets: Vec<&str> = word.strip_suffix(":*")?.split(':').collect();
+    if octets.len() > 5
+        || octets
+            .iter()
+            .any(|o| o.len() != 2 || !o.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return None;
+    }
+    let prefix: Vec<u8> = octets
+        .iter()
+        .filter_map(|o| u8::from_str_radix(o, 16).ok())
+        .collect();
+    (prefix[0] & 1 == 0).then_some(Spec(Some(prefix)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let alice = Caller {
+            user: Some("alice".into()),
+            groups: vec!["alice".into(), "lab".into()],
+        };
+        let bob = Caller {
+            user: Some("bob".into()),
+            groups: vec!["bob".into()],
+        };
+        let mac = |m| MacAddr::parse(m).unwrap();
+        #[rustfmt::skip]
+        let cases: &[(&str, &Caller, &str, Option<bool>)] = &[
+            ("br0 52:54:00:12:34:56", &bob, "52:54:00:12:34:56", Some(true)),
+            ("br0 52:54:00:12:34:56", &bob, "52:54:00:12:34:57", Some(false)),
+            ("br0 52:54:00:*", &bob, "52:54:00:ab:cd:ef", Some(true)),
+            ("br0 52:54:01:*", &bob, "52:54:00:ab:cd:ef", Some(false)),
+            ("br0 52:*", &bob, "52:00:00:00:00:01", Some(true)),
+            ("br0 52:54:00:12:34:*", &bob, "52:54:00:12:34:99", Some(true)),
+            ("br0 user=alice 52:54:00:*", &alice, "52:54:00:00:00:01", Some(true)),
+            ("br0 user=alice 52:54:00:*", &bob, "52:54:00:00:00:01", Some(false)),
+            ("br0 group=lab 52:54:00:*", &alice, "52:54:00:00:00:01", Some(true)),
+            ("br0 group=lab 52:54:00:*", &bob, "52:54:00:00:00:01", Some(false)),
+            ("all  \t 02:*", &bob, "02:00:00:00:00:01", Some(true)),
+            ("br0 none", &alice, "52:54:00:00:00:01", Some(false)),
+            ("br0", &bob, "52:54:00:00:00:01", None),
+            ("br0 52:54:00", &bob, "52:54:00:00:00:01", None),
+            ("br0 *", &bob, "52:54:00:00:00:01", None),
+            ("br0 01:*", &bob, "52:54:00:00:00:01", None),
+            ("br0 52:54:00:12:34:56:*", &bob, "52:54:00:00:00:01", None),
+            ("br0 5:*", &bob, "52:54:00:00:00:01", None),
+            ("br0 ff:ff:ff:ff:ff:ff", &bob, "52:54:00:00:00:01", None),
+            ("br0 uid=1000 52:*", &bob, "52:54:00:00:00:01", None),
+            ("br0 user= 52:*", &bob, "52:54:00:00:00:01", None),
+            ("br0 user=a b 52:*", &bob, "52:54:00:00:00:01", None),
+            ("sixteen-bytes-xx 52:*", &bob, "52:54:00:00:00:01", None),
+            ("br/0 52:*", &bob, "52:54:00:00:00:01", None),
+        ];
+        for (line, caller, claim, want) in cases {
+            let got = MacRule::parse(line.as_bytes())
+                .ok()
+                .map(|r| r.grants(caller, mac(claim)));
+            assert_eq!(got, *want, "mac {line} / {claim}");
+        }
+    }
+}
