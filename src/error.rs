@@ -33,6 +33,9 @@ pub enum Error {
         bridge: IfName,
         denial: Denial,
     },
+    Confine {
+        reason: String,
+    },
     OpenNetlink {
         source: io::Error,
     },
@@ -90,6 +93,7 @@ impl fmt::Display for Error {
             Self::CheckSocket { fd, source } => write!(f, "failed to check socket fd {fd}: {source}"),
             Self::Acl { source } => source.fmt(f),
             Self::Authorize { bridge, denial } => write!(f, "failed to authorize bridge {bridge}: {denial}"),
+            Self::Confine { reason } => write!(f, "failed to install seccomp filter: {reason}"),
             Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),
             Self::LookUpBridge { bridge, source } => write!(f, "failed to look up bridge {bridge}: {source}"),
             Self::CreateTap { source } => write!(f, "failed to create tap: {}", Reason(source)),

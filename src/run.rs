@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::mac::MacAddr;
 use crate::netlink::{self, Rtnl};
 use crate::policy::{self, Grant};
-use crate::sys::{privs, random, socket::SocketFd, tun};
+use crate::sys::{privs, random, seccomp, socket::SocketFd, tun};
 
 /// Runs the helper and returns the exit status: 0 only after the fd was sent (or for
 /// `--help`/`--version` alone), 1 after printing one line on any failure.
@@ -66,6 +66,9 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
         })?;
 
     fields.managed = Some(matches!(grant, Grant::Managed { .. }));
+
+    // From here on only the system calls of steps 5 to 8 are allowed.
+    seccomp::confine().map_err(|reason| Error::Confine { reason })?;
 
     // 5. The bridge must exist and be one; then the tap.
     let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;

@@ -3,6 +3,7 @@
 
 pub mod privs;
 pub mod random;
+pub mod seccomp;
 pub mod socket;
 pub mod trusted;
 pub mod tun;

@@ -1,0 +1,92 @@
+//! Defence in depth, as passt does: once argv and the ACL are read and the decision is
+//! made, only the system calls that the remaining steps make are allowed. Anything else
+//! kills the process: a bug or an exploit past this point cannot open files, exec, or
+//! create sockets other than netlink and the one glibc uses for SIOCGIFINDEX.
+
+use std::collections::BTreeMap;
+
+use libc::c_long;
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+};
+
+/// Each allowed call and why (arguments restricted where the call is a door to more).
+const ALLOWED: &[(c_long, &str)] = &[
+    (
+        libc::SYS_socket,
+        "rtnetlink, and the AF_UNIX socket if_nametoindex() borrows (see socket_rules)",
+    ),
+    (libc::SYS_connect, "the rtnetlink socket connects to the kernel"),
+    (libc::SYS_sendto, "rtnetlink requests; the syslog datagram"),
+    (libc::SYS_recvfrom, "rtnetlink answers"),
+    (
+        libc::SYS_ioctl,
+        "TUNGETFEATURES, TUNSETIFF, SIOCGIFINDEX, SIOCGIFNAME only (see ioctl_rules)",
+    ),
+    (libc::SYS_getrandom, "the tap's address"),
+    (libc::SYS_capget, "the caps crate reads before it sets"),
+    (libc::SYS_capset, "step 8 drops CAP_NET_ADMIN"),
+    (libc::SYS_sendmsg, "step 8 sends the tap fd"),
+    (
+        libc::SYS_write,
+        "the error line on stderr; syslog over a stream socket",
+    ),
+    (libc::SYS_writev, "stderr, should std batch it"),
+    (libc::SYS_close, "fds from if_nametoindex(), and at exit"),
+    (libc::SYS_fcntl, "F_GETFD only: debug builds of std check an fd before closing it"),
+    (libc::SYS_brk, "the allocator"),
+    (libc::SYS_mmap, "the allocator"),
+    (libc::SYS_munmap, "the allocator, and at exit"),
+    (libc::SYS_mremap, "the allocator"),
+    (libc::SYS_madvise, "the allocator"),
+    (libc::SYS_futex, "std's stderr lock"),
+    (
+        libc::SYS_clock_gettime,
+        "the syslog timestamp, if the vDSO is missing",
+    ),
+    (libc::SYS_sigaltstack, "std tears down its signal stack at exit"),
+    (libc::SYS_rt_sigprocmask, "abort()"),
+    (libc::SYS_rt_sigaction, "abort()"),
+    (libc::SYS_getpid, "abort()"),
+    (libc::SYS_gettid, "abort()"),
+    (libc::SYS_tgkill, "abort()"),
+    (libc::SYS_exit, "exit"),
+    (libc::SYS_exit_group, "exit"),
+];
+
+/// Installs the filter on this (the only) thread. Needs no_new_privs, set in step 1.
+pub fn confine() -> Result<(), String> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|(nr, _)| (*nr, vec![])).collect();
+    rules.insert(
+        libc::SYS_socket,
+        any_of(0, &[libc::AF_NETLINK as u64, libc::AF_UNIX as u64])?,
+    );
+    let ioctls = [
+        libc::TUNGETFEATURES,
+        libc::TUNSETIFF,
+        libc::SIOCGIFINDEX,
+        libc::SIOCGIFNAME,
+    ];
+    rules.insert(libc::SYS_ioctl, any_of(1, &ioctls.map(|r| r as u64))?);
+    rules.insert(libc::SYS_fcntl, any_of(1, &[libc::F_GETFD as u64])?);
+    let arch = std::env::consts::ARCH.try_into().map_err(|e| format!("{e:?}"))?;
+    let filter = SeccompFilter::new(rules, SeccompAction::KillProcess, SeccompAction::Allow, arch)
+        .map_err(|e| e.to_string())?;
+    let program: BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
+    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+}
+
+/// Rules matching when argument `index` equals one of `values` (rules are OR'ed).
+fn any_of(index: u8, values: &[u64]) -> Result<Vec<SeccompRule>, String> {
+    values
+        .iter()
+        .map(|&v| {
+            let condition = SeccompCondition::new(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v);
+            condition
+                .and_then(|c| SeccompRule::new(vec![c]))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
