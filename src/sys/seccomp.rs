@@ -67,7 +67,7 @@ pub fn confine() -> Result<(), String> {
         libc::SIOCGIFINDEX,
         libc::SIOCGIFNAME,
     ];
-    rules.insert(libc::SYS_ioctl, any_of(1, &ioctls.map(|r| r as u64))?);
+    rules.insert(libc::SYS_ioctl, any_of(1, &ioctls.map(u64::from))?);
     rules.insert(libc::SYS_fcntl, any_of(1, &[libc::F_GETFD as u64])?);
     let arch = std::env::consts::ARCH.try_into().map_err(|e| format!("{e:?}"))?;
     let filter = SeccompFilter::new(rules, SeccompAction::KillProcess, SeccompAction::Allow, arch)
