@@ -33,7 +33,10 @@ const ALLOWED: &[(c_long, &str)] = &[
     ),
     (libc::SYS_writev, "stderr, should std batch it"),
     (libc::SYS_close, "fds from if_nametoindex(), and at exit"),
-    (libc::SYS_fcntl, "F_GETFD only: debug builds of std check an fd before closing it"),
+    (
+        libc::SYS_fcntl,
+        "F_GETFD only: debug builds of std check an fd before closing it",
+    ),
     (libc::SYS_brk, "the allocator"),
     (libc::SYS_mmap, "the allocator"),
     (libc::SYS_munmap, "the allocator, and at exit"),
