@@ -1,0 +1,165 @@
+//! Calling the helper exactly as QEMU does, without QEMU: a socketpair whose child end the
+//! helper inherits as `--fd=N`, and one message with the tap fd in SCM_RIGHTS back.
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+
+use super::{env, Install, Netns, Run, TapFd, TestUser};
+
+/// One helper invocation. In `args`, `{fd}` stands for the number of the socket's child end.
+pub struct Call<'a> {
+    pub install: Install,
+    pub run: Run<'a>,
+    pub args: Vec<String>,
+    /// Other fds (open in the test process) the helper inherits under the same numbers.
+    pub keep: Vec<RawFd>,
+}
+
+impl<'a> Call<'a> {
+    /// `install` run as `user` (with the 0666 tun for the file-caps copy).
+    pub fn new(install: Install, user: &'a TestUser, args: &[&str]) -> Self {
+        Self {
+            install,
+            run: Run::user(user, install),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            keep: Vec::new(),
+        }
+    }
+
+    pub fn keep(mut self, fd: RawFd) -> Self {
+        self.keep.push(fd);
+        self
+    }
+
+    pub fn strace(mut self, out: PathBuf, expr: &str) -> Self {
+        self.run.strace = Some((out, expr.to_owned()));
+        self
+    }
+
+    pub fn run(&self, ns: &Netns) -> Outcome {
+        call(ns, self)
+    }
+}
+
+/// What the helper did: exit code, output, and the fd it sent (the guest's NIC), if any.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub fd: Option<OwnedFd>,
+    /// The `--fd` number the helper was given.
+    pub sock: RawFd,
+}
+
+pub fn call(ns: &Netns, call: &Call) -> Outcome {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap();
+    let sock = theirs.as_raw_fd();
+    let args: Vec<String> = call
+        .args
+        .iter()
+        .map(|a| a.replace("{fd}", &sock.to_string()))
+        .collect();
+    let mut cmd = ns.command(&call.run, env().helper(call.install), &args);
+    // Everything in this process is CLOEXEC; only the child of this fork gets these fds, so
+    // parallel tests never leak their socket ends into each other's helpers.
+    let inherit: Vec<RawFd> = call.keep.iter().copied().chain([sock]).collect();
+    // SAFETY: the closure runs between fork and exec and only calls fcntl(2), which is
+    // async-signal-safe; it does not allocate (the Vec is only iterated).
+    unsafe {
+        cmd.pre_exec(move || {
+            for fd in &inherit {
+                if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("run helper");
+    drop(theirs);
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        fd: recv_fd(&ours),
+        sock,
+    }
+}
+
+/// The fd the helper sent, if it sent one. The helper has exited: whatever it sent is
+/// queued already, so this never blocks.
+fn recv_fd(ours: &OwnedFd) -> Option<OwnedFd> {
+    let mut byte = [0u8; 2];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
+    let msg = match recvmsg::<()>(ours.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+        Err(Errno::EAGAIN) => return None,
+        other => other.expect("recvmsg"),
+    };
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs().expect("cmsgs") {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            // SAFETY: the kernel just installed these fds in this process; nothing else owns them.
+            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    let bytes = msg.bytes;
+    if bytes == 0 && fds.is_empty() {
+        return None; // the helper closed the socket without sending
+    }
+    assert_eq!(bytes, 1, "the helper must send exactly one data byte");
+    assert_eq!(fds.len(), 1, "the helper must send exactly one fd");
+    fds.pop()
+}
+
+impl Outcome {
+    /// Exit 0 with an fd: returns the guest's NIC. `vnet`: whether `--use-vnet` was given.
+    pub fn success(self, vnet: bool) -> TapFd {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "helper failed: stderr {:?} stdout {:?}",
+            self.stderr,
+            self.stdout
+        );
+        assert_eq!(self.stderr, "", "a successful call prints nothing on stderr");
+        let fd = self.fd.expect("exit 0 but no fd was sent");
+        TapFd::new(fd, vnet)
+    }
+
+    /// Exit 1, no fd, exactly one stderr line `fdb-bridge-helper: failed to ...` containing
+    /// every one of `expect`, and no tap left in `ns`.
+    pub fn failure(&self, ns: &Netns, expect: &[&str]) {
+        self.failure_leaving(ns, expect, &[]);
+    }
+
+    /// As [`Outcome::failure`], where `taps` existed before the call and are all that is left.
+    pub fn failure_leaving(&self, ns: &Netns, expect: &[&str], taps: &[String]) {
+        let ctx = format!("stderr {:?}, stdout {:?}", self.stderr, self.stdout);
+        assert_eq!(self.code, Some(1), "exit code, {ctx}");
+        assert!(self.fd.is_none(), "a failed call sent an fd, {ctx}");
+        assert!(self.stderr.ends_with('\n'), "{ctx}");
+        assert_eq!(self.stderr.lines().count(), 1, "exactly one line, {ctx}");
+        assert!(self.stderr.starts_with("fdb-bridge-helper: failed to "), "{ctx}");
+        for want in expect {
+            assert!(self.stderr.contains(want), "expected {want:?} in {ctx}");
+        }
+        assert_eq!(ns.taps(), taps, "a failed call left a tap, {ctx}");
+    }
+}

@@ -1,0 +1,272 @@
+//! Throwaway network namespaces with a private /etc/qemu, and commands run inside them.
+
+use std::fs;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{env, wait_for, Install, TestUser};
+
+/// How to run a command inside a [`Netns`]: always with /etc/qemu replaced by the test's
+/// ACL directory; optionally as a test user, with the 0666 tun, or under strace.
+#[derive(Debug, Default, Clone)]
+pub struct Run<'a> {
+    pub user: Option<&'a TestUser>,
+    /// Bind-mount the harness's 0666 tun over /dev/net/tun (for the file-caps copy).
+    pub tun0666: bool,
+    /// `strace -f -u USER -o FILE -e trace=EXPR`: root runs strace, strace becomes the user,
+    /// so a setuid binary is still setuid.
+    pub strace: Option<(PathBuf, String)>,
+}
+
+impl<'a> Run<'a> {
+    pub fn root() -> Self {
+        Self::default()
+    }
+
+    /// As `user`, with what `install` needs (the 0666 tun for file caps).
+    pub fn user(user: &'a TestUser, install: Install) -> Self {
+        Self {
+            user: Some(user),
+            tun0666: install == Install::FileCaps,
+            strace: None,
+        }
+    }
+}
+
+/// A network namespace of its own, deleted (with every process it was told about) on drop.
+/// `etc` is bind-mounted over /etc/qemu for commands started with [`Netns::command`].
+pub struct Netns {
+    pub name: String,
+    pub dir: PathBuf,
+    /// The test's /etc/qemu (root 0755: the helper honours only root-only ACL paths).
+    pub etc: PathBuf,
+    /// Scratch space writable by the test users (QEMU pid files, logs).
+    pub run: PathBuf,
+    pids: Mutex<Vec<i32>>,
+}
+
+impl Netns {
+    pub fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let env = env();
+        let name = format!(
+            "fbh-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = env.dir.join(&name);
+        let (etc, run) = (dir.join("etc"), dir.join("run"));
+        for d in [&dir, &etc, &run] {
+            fs::create_dir(d).unwrap();
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        chown(&run, Some(env.alice.uid), Some(env.alice.gid)).unwrap();
+        super::sh_ok("ip", &["netns", "add", &name]);
+        let ns = Self {
+            name,
+            dir,
+            etc,
+            run,
+            pids: Mutex::new(Vec::new()),
+        };
+        ns.sh("ip link set lo up && \
+             sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+        ns
+    }
+
+    /// Writes `/etc/qemu/NAME` as root:root 0644.
+    pub fn write_acl(&self, name: &str, text: &str) {
+        self.write_acl_as(name, text, 0o644, 0, 0);
+    }
+
+    pub fn write_acl_as(&self, name: &str, text: &str, mode: u32, uid: u32, gid: u32) {
+        let path = self.etc.join(name);
+        fs::write(&path, text).unwrap();
+        chown(&path, Some(uid), Some(gid)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// A command that runs `program args` inside the namespace as `run` says.
+    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, run: &Run, program: &Path, args: &[S]) -> Command {
+        let mut script = String::from("mount --bind \"$1\" /etc/qemu || exit 125; shift; ");
+        let mut cmd = Command::new("ip");
+        cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        cmd.args(["netns", "exec", &self.name, "sh", "-c"]);
+        let mut tail: Vec<std::ffi::OsString> = vec!["sh".into(), self.etc.clone().into()];
+        if run.tun0666 {
+            script.push_str("mount --bind \"$1\" /dev/net/tun || exit 125; shift; ");
+            tail.push(env().tun.clone().into());
+        }
+        script.push_str("exec \"$@\"");
+        cmd.arg(script).args(tail);
+        match (&run.strace, run.user) {
+            (Some((out, expr)), user) => {
+                cmd.args(["strace", "-f", "-qq", "-o"])
+                    .arg(out)
+                    .arg(format!("-e{expr}"));
+                if let Some(user) = user {
+                    cmd.args(["-u", user.name]);
+                }
+            }
+            (None, Some(user)) => {
+                cmd.arg("setpriv")
+                    .arg(format!("--reuid={}", user.name))
+                    .arg(format!("--regid={}", user.name))
+                    .args(["--init-groups", "--"]);
+            }
+            (None, None) => {}
+        }
+        cmd.arg(program).args(args);
+        cmd
+    }
+
+    /// Runs a shell script in the namespace as root; panics on failure, returns stdout.
+    pub fn sh(&self, script: &str) -> String {
+        let out = self.try_sh(script);
+        assert!(
+            out.status.success(),
+            "in {}: {script}: {}\n{}",
+            self.name,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn try_sh(&self, script: &str) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, "sh", "-c", script])
+            .output()
+            .unwrap()
+    }
+
+    pub fn ip(&self, args: &str) -> String {
+        self.sh(&format!("ip {args}"))
+    }
+
+    pub fn bridge(&self, args: &str) -> String {
+        self.sh(&format!("bridge {args}"))
+    }
+
+    /// Names of the tun/tap devices in the namespace.
+    pub fn taps(&self) -> Vec<String> {
+        self.ip("-o link show type tun")
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap().to_owned())
+            .collect()
+    }
+
+    /// `ip link add NAME type bridge`, up.
+    pub fn add_bridge(&self, name: &str) {
+        self.sh(&format!(
+            "ip link add {name} type bridge && ip link set {name} up"
+        ));
+    }
+
+    /// A veth pair: `port` enslaved to `bridge`, `peer` outside it, both up.
+    pub fn add_veth(&self, bridge: &str, port: &str, peer: &str) {
+        self.sh(&format!(
+            "ip link add {port} type veth peer name {peer} && ip link set {port} master {bridge} && \
+             ip link set {port} up && ip link set {peer} up"
+        ));
+        self.wait_ready(port);
+        self.wait_ready(peer);
+    }
+
+    /// Waits until `link` can carry frames: the kernel brings a link's carrier and queue up
+    /// asynchronously (linkwatch, up to a second later), and until then frames sent out of it
+    /// are dropped (`qdisc noop`) and a bridge port does not forward or learn.
+    pub fn wait_ready(&self, link: &str) {
+        let ready = || {
+            let show = self.ip(&format!("-o link show dev {link}"));
+            let up = show.contains("LOWER_UP") && !show.contains("qdisc noop");
+            up && (!show.contains(" master ")
+                || self
+                    .bridge(&format!("link show dev {link}"))
+                    .contains("state forwarding"))
+        };
+        assert!(
+            wait_for(5.0, ready),
+            "{link} not ready: {}",
+            self.ip(&format!("-d link show dev {link}"))
+        );
+    }
+
+    /// A link that is not a bridge: one end of a veth pair (`NAMEp`), as this kernel has no
+    /// dummy driver.
+    pub fn add_plain_link(&self, name: &str) {
+        self.sh(&format!(
+            "ip link add {name} type veth peer name {name}p && ip link set {name} up"
+        ));
+    }
+
+    pub fn mac_of(&self, link: &str) -> String {
+        self.sh(&format!("cat /sys/class/net/{link}/address"))
+            .trim()
+            .to_owned()
+    }
+
+    /// Kills `pid` (SIGKILL) when the namespace is dropped.
+    pub fn track(&self, pid: i32) {
+        self.pids.lock().unwrap().push(pid);
+    }
+
+    pub fn untrack(&self, pid: i32) {
+        self.pids.lock().unwrap().retain(|p| *p != pid);
+    }
+}
+
+/// Whether a process exists (a zombie does not count: it holds no fds).
+pub fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let pids = std::mem::take(&mut *self.pids.lock().unwrap_or_else(|e| e.into_inner()));
+        for pid in &pids {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        wait_for(3.0, || pids.iter().all(|p| !alive(*p)));
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Deletes what crashed earlier test processes left: namespaces `fbh-PID-N` and directories
+/// `/tmp/fbh-test-PID` whose PID is gone.
+pub fn remove_stale() {
+    let dead = |pid: &str| {
+        pid.parse::<u32>()
+            .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
+    };
+    if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            if let Some(pid) = name.strip_prefix("fbh-").and_then(|r| r.split('-').next()) {
+                if dead(pid) {
+                    let _ = Command::new("ip").args(["netns", "del", name]).output();
+                }
+            }
+        }
+    }
+    for entry in fs::read_dir("/tmp").into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.strip_prefix("fbh-test-").is_some_and(dead) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
