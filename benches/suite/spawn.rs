@@ -1,0 +1,197 @@
+//! One helper call made exactly as QEMU makes it (net/tap.c `net_bridge_run_helper`): a
+//! socketpair, fork, the child keeps only its end (as `--fd=N`) besides 0-2 and execs the
+//! helper; the parent receives one byte with the tap fd in SCM_RIGHTS, then reaps the child.
+//!
+//! Everything this process opens is close-on-exec (std and our sockets, taps received with
+//! MSG_CMSG_CLOEXEC), so clearing FD_CLOEXEC on the child's end is all QEMU's fd sweep does.
+//! The bench process is single-threaded while it forks.
+
+use std::ffi::CString;
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+
+/// A program and its arguments; `{fd}` stands for the number of the child's socket end.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub path: String,
+    pub args: Vec<String>,
+}
+
+/// A finished call: how long it took, what the child used, and the fd it sent, if any.
+#[derive(Debug)]
+pub struct Call {
+    pub fd: Option<OwnedFd>,
+    pub elapsed: Duration,
+    pub usage: Usage,
+}
+
+/// From the child's rusage (wait4).
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// Peak resident set, KiB.
+    pub maxrss_kib: i64,
+    /// User + system CPU time, µs.
+    pub cpu_us: i64,
+    /// Minor page faults.
+    pub minflt: i64,
+}
+
+/// A started child: our socket end and its pid.
+struct Child {
+    sock: OwnedFd,
+    pid: libc::pid_t,
+    what: String,
+}
+
+/// Runs `program` once and waits for it: spawn, fd received, child reaped. A non-zero exit,
+/// a signal, or an fd where none was expected (or none where one was) is an error.
+pub fn call(program: &Program, expect_fd: bool) -> Result<Call, String> {
+    let start = Instant::now();
+    let child = start_child(program)?;
+    let fd = recv_fd(&child)?;
+    let usage = reap(&child)?;
+    let elapsed = start.elapsed();
+    check_fd(&child, fd.is_some(), expect_fd)?;
+    Ok(Call { fd, elapsed, usage })
+}
+
+/// Starts every program at once, then collects the fds and reaps the children. Returns the
+/// wall time from the first spawn to the last child reaped, and each call's outcome.
+pub fn call_all(programs: &[Program]) -> Result<(Duration, Vec<Result<OwnedFd, String>>), String> {
+    let start = Instant::now();
+    let children: Vec<Child> = programs.iter().map(start_child).collect::<Result<_, _>>()?;
+    let fds: Vec<Result<Option<OwnedFd>, String>> = children.iter().map(recv_fd).collect();
+    let reaped: Vec<Result<Usage, String>> = children.iter().map(reap).collect();
+    let elapsed = start.elapsed();
+    let outcomes = children
+        .iter()
+        .zip(fds.into_iter().zip(reaped))
+        .map(|(child, (fd, status))| {
+            status?;
+            fd?.ok_or_else(|| format!("{}: exit 0 without sending an fd", child.what))
+        })
+        .collect();
+    Ok((elapsed, outcomes))
+}
+
+fn start_child(program: &Program) -> Result<Child, String> {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| format!("socketpair: {e}"))?;
+    let number = theirs.as_raw_fd().to_string();
+    let mut argv = vec![cstring(&program.path)?];
+    for arg in &program.args {
+        argv.push(cstring(&arg.replace("{fd}", &number))?);
+    }
+    let pid = fork_exec(&argv, theirs.as_raw_fd())?;
+    let what = format!("{} {}", program.path, program.args.join(" "));
+    drop(theirs);
+    Ok(Child {
+        sock: ours,
+        pid,
+        what,
+    })
+}
+
+fn cstring(text: &str) -> Result<CString, String> {
+    CString::new(text).map_err(|_| format!("NUL byte in argument {text:?}"))
+}
+
+/// fork, then in the child: clear FD_CLOEXEC on `keep`, execv, or `_exit(127)`.
+fn fork_exec(argv: &[CString], keep: RawFd) -> Result<libc::pid_t, String> {
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: the process is single-threaded when it forks; the child only makes
+    // async-signal-safe calls (fcntl, execv, _exit) on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: in the child: `keep` is an fd inherited from the parent, `ptrs` is a
+        // NULL-terminated array of pointers into the live CStrings of `argv`.
+        unsafe {
+            if libc::fcntl(keep, libc::F_SETFD, 0) == 0 {
+                libc::execv(ptrs[0], ptrs.as_ptr());
+            }
+            libc::_exit(127);
+        }
+    }
+    Ok(pid)
+}
+
+/// Blocks until the child sends (one byte + SCM_RIGHTS) or closes its end (no fd).
+fn recv_fd(child: &Child) -> Result<Option<OwnedFd>, String> {
+    let mut byte = [0u8; 2];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let flags = MsgFlags::MSG_CMSG_CLOEXEC;
+    let msg = loop {
+        match recvmsg::<()>(child.sock.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            Err(Errno::EINTR) => continue,
+            other => break other.map_err(|e| format!("{}: recvmsg: {e}", child.what))?,
+        }
+    };
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            // SAFETY: the kernel just installed these fds in this process; nobody else owns them.
+            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    match (msg.bytes, fds.len()) {
+        (0, 0) => Ok(None),
+        (1, 1) => Ok(fds.pop()),
+        (bytes, n) => Err(format!("{}: sent {bytes} bytes and {n} fds", child.what)),
+    }
+}
+
+/// waitpid with rusage; an error unless the child exited 0.
+fn reap(child: &Child) -> Result<Usage, String> {
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are valid, writable and live for the call.
+        let rc = unsafe { libc::wait4(child.pid, &mut status, 0, &mut usage) };
+        if rc == child.pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(format!("{}: wait4: {err}", child.what));
+        }
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        let us = |t: libc::timeval| t.tv_sec * 1_000_000 + t.tv_usec;
+        return Ok(Usage {
+            maxrss_kib: usage.ru_maxrss,
+            cpu_us: us(usage.ru_utime) + us(usage.ru_stime),
+            minflt: usage.ru_minflt,
+        });
+    }
+    let how = if libc::WIFEXITED(status) {
+        format!("exit status {}", libc::WEXITSTATUS(status))
+    } else {
+        format!("signal {}", libc::WTERMSIG(status))
+    };
+    Err(format!("{} failed ({how}); its stderr is above", child.what))
+}
+
+fn check_fd(child: &Child, got: bool, expected: bool) -> Result<(), String> {
+    match (got, expected) {
+        (true, false) => Err(format!("{}: sent an fd, expected none", child.what)),
+        (false, true) => Err(format!("{}: exit 0 without sending an fd", child.what)),
+        _ => Ok(()),
+    }
+}
