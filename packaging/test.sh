@@ -11,3 +11,5 @@ packaging/deps.sh
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked "$@"
+# The benchmark in smoke mode keeps it from rotting; its figures are not meaningful here.
+cargo bench --locked --bench helper -- --quick
