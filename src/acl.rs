@@ -23,7 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
-use crate::macrule::MacRule;
+use crate::macrule::{MacRule, Scope};
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
 /// qemu-bridge-helper reads lines with fgets() into 4096 bytes, NUL included.
@@ -59,6 +59,11 @@ pub struct Acl {
 }
 
 impl Acl {
+    /// Whether any `mac` line is scoped to a group, so the caller's groups are needed.
+    pub fn names_groups(&self) -> bool {
+        self.macs.iter().any(|r| matches!(r.scope, Scope::Group(_)))
+    }
+
     /// Whether any `verb` line names `bridge` or `all`; order does not matter.
     pub fn matches(&self, verb: Verb, bridge: &IfName) -> bool {
         self.rules.iter().any(|r| {

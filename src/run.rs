@@ -10,6 +10,7 @@ use crate::audit::Audit;
 use crate::cli::{self, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
+use crate::macrule::Caller;
 use crate::netlink::{self, Rtnl};
 use crate::policy::{self, Grant};
 use crate::sys::{privs, random, seccomp, socket::SocketFd, tun};
@@ -39,8 +40,8 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
     //    is opened as root; its error waits until a tap is really needed (for --help).
     let tun = tun::open();
     privs::drop_to_caller().map_err(|reason| Error::DropPrivileges { reason })?;
-    let caller = privs::caller();
-    let fields = &mut audit.insert(Audit::open(caller.user.clone())).fields;
+    let user = privs::user_name();
+    let fields = &mut audit.insert(Audit::open(user.clone())).fields;
 
     // 2. argv, and the socket it names.
     let request = match cli::parse(args).map_err(|source| Error::Args { source })? {
@@ -58,6 +59,12 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
     let acl = acl::load(Path::new(acl::DEFAULT_PATH)).map_err(|source| Error::Acl { source })?;
 
     // 4. The decision.
+    let groups = if acl.names_groups() {
+        privs::group_names()
+    } else {
+        Vec::new()
+    };
+    let caller = Caller { user, groups };
     let bridge_name = request.bridge;
     let grant =
         policy::authorize(&acl, &bridge_name, request.mac, &caller).map_err(|denial| Error::Authorize {

@@ -6,8 +6,6 @@ use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::prctl;
 use nix::unistd::{geteuid, getgid, getgroups, getuid, setresgid, setresuid, Group, User};
 
-use crate::macrule::Caller;
-
 const NET_ADMIN: Capability = Capability::CAP_NET_ADMIN;
 
 /// Becomes the caller (real uid and gid, supplementary groups kept: per-user ACL includes
@@ -33,10 +31,9 @@ pub fn drop_to_caller() -> Result<(), String> {
 /// Setuid-root only: the bounding set can be cut only while we hold CAP_SETPCAP, and the
 /// uid change must keep the permitted set (keep-caps) so that CAP_NET_ADMIN survives it.
 fn become_caller() -> Result<(), String> {
-    for cap in caps::all() {
-        if cap != NET_ADMIN && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("bounding set: {e}"))?;
-        }
+    // Dropping a capability that is already out of the set succeeds, so no read first.
+    for cap in caps::all().into_iter().filter(|&c| c != NET_ADMIN) {
+        caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("bounding set: {e}"))?;
     }
     let (uid, gid) = (getuid(), getgid());
     prctl::set_keepcaps(true).map_err(|e| format!("PR_SET_KEEPCAPS: {e}"))?;
@@ -51,16 +48,18 @@ pub fn drop_all() -> Result<(), String> {
     caps::clear(None, CapSet::Permitted).map_err(|e| format!("capset permitted: {e}"))
 }
 
-/// The caller's user and group names, as `mac` lines name people; looked up as the caller,
-/// after the drop.
-pub fn caller() -> Caller {
-    let user = User::from_uid(getuid()).ok().flatten().map(|u| u.name);
+/// The caller's user name, for the audit log and `mac user=` lines; looked up as the
+/// caller, after the drop.
+pub fn user_name() -> Option<String> {
+    User::from_uid(getuid()).ok().flatten().map(|u| u.name)
+}
+
+/// The caller's group names, for `mac group=` lines only (an NSS walk otherwise wasted).
+pub fn group_names() -> Vec<String> {
     let mut gids = getgroups().unwrap_or_default();
     gids.push(getgid());
-    let groups = gids
-        .into_iter()
+    gids.into_iter()
         .filter_map(|g| Group::from_gid(g).ok().flatten())
         .map(|g| g.name)
-        .collect();
-    Caller { user, groups }
+        .collect()
 }
