@@ -31,7 +31,8 @@ impl Rtnl {
         Ok(Self {
             socket,
             seq: 0,
-            buf: vec![0; RECV_BUF],
+            // Untouched capacity: the kernel writes only the pages an answer needs.
+            buf: Vec::with_capacity(RECV_BUF),
         })
     }
 
@@ -52,8 +53,9 @@ impl Rtnl {
         packet.serialize(&mut bytes);
         self.socket.send(&bytes, 0)?;
         loop {
-            let len = self.socket.recv(&mut &mut self.buf[..], 0)?;
-            let mut rest = &self.buf[..len];
+            self.buf.clear();
+            self.socket.recv(&mut self.buf, 0)?;
+            let mut rest = &self.buf[..];
             while !rest.is_empty() {
                 let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest).map_err(invalid)?;
                 let size = (message.header.length as usize + 3) & !3;
