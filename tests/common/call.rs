@@ -61,6 +61,13 @@ pub struct Outcome {
 }
 
 pub fn call(ns: &Netns, call: &Call) -> Outcome {
+    call_via(ns, call, &[])
+}
+
+/// As [`call`], with the helper started through `wrapper` (a command that ends by
+/// exec'ing its arguments: `env VAR=..`, `timeout 10`, `sh -c '...; exec "$0" "$@"'`):
+/// runs `wrapper... HELPER args...`. `{fd}` is replaced in `wrapper` too.
+pub fn call_via(ns: &Netns, call: &Call, wrapper: &[&str]) -> Outcome {
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
@@ -74,7 +81,19 @@ pub fn call(ns: &Netns, call: &Call) -> Outcome {
         .iter()
         .map(|a| a.replace("{fd}", &sock.to_string()))
         .collect();
-    let mut cmd = ns.command(&call.run, env().helper(call.install), &args);
+    let mut cmd = match wrapper.split_first() {
+        None => ns.command(&call.run, env().helper(call.install), &args),
+        Some((program, rest)) => {
+            let helper = env().helper(call.install).to_str().expect("UTF-8 path");
+            let all: Vec<String> = rest
+                .iter()
+                .map(|a| a.replace("{fd}", &sock.to_string()))
+                .chain([helper.to_owned()])
+                .chain(args)
+                .collect();
+            ns.command(&call.run, std::path::Path::new(program), &all)
+        }
+    };
     // Everything in this process is CLOEXEC; only the child of this fork gets these fds, so
     // parallel tests never leak their socket ends into each other's helpers.
     let inherit: Vec<RawFd> = call.keep.iter().copied().chain([sock]).collect();
@@ -103,7 +122,7 @@ pub fn call(ns: &Netns, call: &Call) -> Outcome {
 
 /// The fd the helper sent, if it sent one. The helper has exited: whatever it sent is
 /// queued already, so this never blocks.
-fn recv_fd(ours: &OwnedFd) -> Option<OwnedFd> {
+pub fn recv_fd(ours: &OwnedFd) -> Option<OwnedFd> {
     let mut byte = [0u8; 2];
     let mut iov = [IoSliceMut::new(&mut byte)];
     let mut space = nix::cmsg_space!([RawFd; 4]);

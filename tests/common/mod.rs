@@ -6,8 +6,10 @@
 #![allow(dead_code, unused_imports)] // each test file uses a different part of the harness
 
 pub mod call;
+pub mod direct;
 pub mod net;
 pub mod ns;
+pub mod trace;
 
 pub use call::{call, Call, Outcome};
 pub use net::{Frame, PacketSock, TapFd};

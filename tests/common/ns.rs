@@ -163,6 +163,19 @@ impl Netns {
             .collect()
     }
 
+    /// The names of `held` taps in the order [`Netns::taps`] lists them (by ifindex), for
+    /// `Outcome::failure_leaving`: any other tap in the namespace then fails that check.
+    pub fn taps_of(&self, held: &[super::TapFd]) -> Vec<String> {
+        let names: Vec<String> = held.iter().map(super::TapFd::name).collect();
+        let listed: Vec<String> = self.taps().into_iter().filter(|t| names.contains(t)).collect();
+        assert_eq!(
+            listed.len(),
+            names.len(),
+            "held taps {names:?}, listed {listed:?}"
+        );
+        listed
+    }
+
     /// `ip link add NAME type bridge`, up.
     pub fn add_bridge(&self, name: &str) {
         self.sh(&format!(
