@@ -86,6 +86,7 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
     let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, request.use_vnet)
         .map_err(|source| Error::CreateTap { source })?;
     fields.tap = Some(tap.name.clone());
+    let tap_index = netlink::index_of(&mut rtnl, &tap.name).map_err(|source| Error::CreateTap { source })?;
 
     // 6. Shape and enslave; a plain port comes up at once.
     let enslave = |source| Error::Enslave {
@@ -97,7 +98,7 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
     random::fill(&mut tap_mac).map_err(enslave)?;
     netlink::enslave(
         &mut rtnl,
-        tap.index,
+        tap_index,
         &bridge,
         MacAddr::for_tap(tap_mac),
         grant == Grant::Plain,
@@ -106,12 +107,12 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
 
     // 7. Managed: the guest's static entry, then learning and flooding off (and locked), up.
     if let Grant::Managed { mac, locked } = grant {
-        netlink::claim(&mut rtnl, bridge.index, tap.index, mac).map_err(|source| Error::AddFdb {
+        netlink::claim(&mut rtnl, bridge.index, tap_index, mac).map_err(|source| Error::AddFdb {
             mac,
             tap: tap.name.clone(),
             source,
         })?;
-        netlink::manage_port(&mut rtnl, tap.index, locked).map_err(|source| Error::ManagePort {
+        netlink::manage_port(&mut rtnl, tap_index, locked).map_err(|source| Error::ManagePort {
             tap: tap.name.clone(),
             locked,
             source,

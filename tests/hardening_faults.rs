@@ -129,8 +129,10 @@ struct Fault {
 #[test]
 fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
     let faults = [
+        // The bridge deleted between the lookup and the enslave: the kernel answers
+        // EINVAL for an IFLA_MASTER that no longer exists (do_set_master).
         Fault {
-            inject: "sendto:delay_enter=1000000:when=2",
+            inject: "sendto:delay_enter=1000000:when=3",
             request: "RTM_SETLINK",
             expect: &[
                 "fdb-bridge-helper: failed to add tap",
@@ -145,7 +147,13 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
             delete_bridge: false,
         },
         Fault {
-            inject: "sendto:error=ENODEV:when=2:syscall=getpid",
+            inject: "sendto:error=EIO:when=2:syscall=getpid",
+            request: "RTM_GETLINK",
+            expect: &["fdb-bridge-helper: failed to create tap: Input/output error"],
+            delete_bridge: false,
+        },
+        Fault {
+            inject: "sendto:error=ENODEV:when=3:syscall=getpid",
             request: "RTM_SETLINK",
             expect: &[
                 "fdb-bridge-helper: failed to add tap",
@@ -154,7 +162,7 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
             delete_bridge: false,
         },
         Fault {
-            inject: "sendto:error=ENOBUFS:when=3:syscall=getpid",
+            inject: "sendto:error=ENOBUFS:when=4:syscall=getpid",
             request: "RTM_NEWNEIGH",
             expect: &[
                 "fdb-bridge-helper: failed to add fdb entry ",
@@ -164,7 +172,7 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
             delete_bridge: false,
         },
         Fault {
-            inject: "sendto:error=EPERM:when=4:syscall=getpid",
+            inject: "sendto:error=EPERM:when=5:syscall=getpid",
             request: "RTM_NEWLINK",
             expect: &[
                 "fdb-bridge-helper: failed to set port flags (learning off, flood off) on tap",

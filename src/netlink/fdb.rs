@@ -41,9 +41,8 @@ pub fn claim(rtnl: &mut Rtnl, bridge: u32, tap: u32, mac: MacAddr) -> Result<(),
     }
     let entry = get(rtnl, bridge, mac).map_err(ClaimError::Io)?;
     if let Some(entry) = entry.filter(|e| e.port != tap && !e.learned) {
-        let port = nix::net::if_::if_indextoname(entry.port)
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| format!("ifindex {}", entry.port));
+        let port =
+            super::link::name_of(rtnl, entry.port).unwrap_or_else(|_| format!("ifindex {}", entry.port));
         return Err(ClaimError::Taken { port });
     }
     add(rtnl, tap, mac, NLM_F_CREATE | NLM_F_REPLACE).map_err(ClaimError::Io)

@@ -35,14 +35,7 @@ impl fmt::Display for LookupError {
 
 /// Same as `ip -d link show dev BRIDGE`: one GET by name, never a dump.
 pub fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
-    let mut message = LinkMessage::default();
-    message.attributes.push(LinkAttribute::IfName(name.to_string()));
-    let reply = rtnl
-        .request(RouteNetlinkMessage::GetLink(message), 0)
-        .map_err(LookupError::Io)?;
-    let Some(RouteNetlinkMessage::NewLink(link)) = reply else {
-        return Err(LookupError::Io(unexpected("RTM_GETLINK")));
-    };
+    let link = get_link(rtnl, Link::Name(name)).map_err(LookupError::Io)?;
     let mut is_bridge = false;
     let mut mtu = None;
     for attribute in &link.attributes {
@@ -105,7 +98,7 @@ pub fn manage_port(rtnl: &mut Rtnl, tap: u32, locked: bool) -> io::Result<()> {
         LinkInfo::PortData(InfoPortData::BridgePort(port)),
     ])];
     rtnl.request(RouteNetlinkMessage::NewLink(message), NLM_F_ACK)?;
-    if locked && !port_locked(&get_link(rtnl, tap)?) {
+    if locked && !port_locked(&get_link(rtnl, Link::Index(tap))?) {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "this kernel has no locked bridge ports (Linux 5.18 or later needed)",
@@ -114,10 +107,37 @@ pub fn manage_port(rtnl: &mut Rtnl, tap: u32, locked: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Same as `ip -d link show dev TAP`.
-fn get_link(rtnl: &mut Rtnl, index: u32) -> io::Result<LinkMessage> {
+/// The tap's index. Asked over rtnetlink rather than with if_nametoindex(), which opens
+/// a socket of its own: one more fd (an AF_INET one when AF_UNIX fails, say under a low
+/// RLIMIT_NOFILE) that the seccomp filter would have to allow.
+pub fn index_of(rtnl: &mut Rtnl, name: &IfName) -> io::Result<u32> {
+    get_link(rtnl, Link::Name(name)).map(|link| link.header.index)
+}
+
+/// A port's name, for a message; over rtnetlink for the same reason as `index_of`.
+pub fn name_of(rtnl: &mut Rtnl, index: u32) -> io::Result<String> {
+    let link = get_link(rtnl, Link::Index(index))?;
+    link.attributes
+        .into_iter()
+        .find_map(|a| match a {
+            LinkAttribute::IfName(name) => Some(name),
+            _ => None,
+        })
+        .ok_or_else(|| unexpected("RTM_GETLINK (no name)"))
+}
+
+enum Link<'a> {
+    Index(u32),
+    Name(&'a IfName),
+}
+
+/// Same as `ip -d link show dev LINK`: one GET, never a dump.
+fn get_link(rtnl: &mut Rtnl, link: Link) -> io::Result<LinkMessage> {
     let mut message = LinkMessage::default();
-    message.header.index = index;
+    match link {
+        Link::Index(index) => message.header.index = index,
+        Link::Name(name) => message.attributes.push(LinkAttribute::IfName(name.to_string())),
+    }
     match rtnl.request(RouteNetlinkMessage::GetLink(message), 0)? {
         Some(RouteNetlinkMessage::NewLink(link)) => Ok(link),
         _ => Err(unexpected("RTM_GETLINK")),

@@ -11,7 +11,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 pub use fdb::{claim, ClaimError};
-pub use link::{enslave, get_bridge, manage_port, Bridge, LookupError};
+pub use link::{enslave, get_bridge, index_of, manage_port, Bridge, LookupError};
 
 /// Large enough for any single link or neighbour message.
 const RECV_BUF: usize = 32 * 1024;

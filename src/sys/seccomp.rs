@@ -1,7 +1,7 @@
 //! Defence in depth, as passt does: once argv and the ACL are read and the decision is
 //! made, only the system calls that the remaining steps make are allowed. Anything else
 //! kills the process: a bug or an exploit past this point cannot open files, exec, or
-//! create sockets other than netlink and the one glibc uses for SIOCGIFINDEX.
+//! create any socket but a netlink one.
 
 use std::collections::BTreeMap;
 
@@ -12,17 +12,11 @@ use seccompiler::{
 
 /// Each allowed call and why (arguments restricted where the call is a door to more).
 const ALLOWED: &[(c_long, &str)] = &[
-    (
-        libc::SYS_socket,
-        "rtnetlink, and the AF_UNIX socket if_nametoindex() borrows (see socket_rules)",
-    ),
+    (libc::SYS_socket, "AF_NETLINK only: the rtnetlink socket"),
     (libc::SYS_connect, "the rtnetlink socket connects to the kernel"),
     (libc::SYS_sendto, "rtnetlink requests; the syslog datagram"),
     (libc::SYS_recvfrom, "rtnetlink answers"),
-    (
-        libc::SYS_ioctl,
-        "TUNGETFEATURES, TUNSETIFF, SIOCGIFINDEX, SIOCGIFNAME only (see ioctl_rules)",
-    ),
+    (libc::SYS_ioctl, "TUNGETFEATURES and TUNSETIFF only"),
     (libc::SYS_getrandom, "the tap's address"),
     (libc::SYS_capget, "the caps crate reads before it sets"),
     (libc::SYS_capset, "step 8 drops CAP_NET_ADMIN"),
@@ -32,7 +26,7 @@ const ALLOWED: &[(c_long, &str)] = &[
         "the error line on stderr; syslog over a stream socket",
     ),
     (libc::SYS_writev, "stderr, should std batch it"),
-    (libc::SYS_close, "fds from if_nametoindex(), and at exit"),
+    (libc::SYS_close, "at exit"),
     (
         libc::SYS_fcntl,
         "F_GETFD only: debug builds of std check an fd before closing it",
@@ -60,16 +54,8 @@ const ALLOWED: &[(c_long, &str)] = &[
 /// Installs the filter on this (the only) thread. Needs no_new_privs, set in step 1.
 pub fn confine() -> Result<(), String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|(nr, _)| (*nr, vec![])).collect();
-    rules.insert(
-        libc::SYS_socket,
-        any_of(0, &[libc::AF_NETLINK as u64, libc::AF_UNIX as u64])?,
-    );
-    let ioctls = [
-        libc::TUNGETFEATURES,
-        libc::TUNSETIFF,
-        libc::SIOCGIFINDEX,
-        libc::SIOCGIFNAME,
-    ];
+    rules.insert(libc::SYS_socket, any_of(0, &[libc::AF_NETLINK as u64])?);
+    let ioctls = [libc::TUNGETFEATURES, libc::TUNSETIFF];
     rules.insert(libc::SYS_ioctl, any_of(1, &ioctls.map(u64::from))?);
     rules.insert(libc::SYS_fcntl, any_of(1, &[libc::F_GETFD as u64])?);
     let arch = std::env::consts::ARCH.try_into().map_err(|e| format!("{e:?}"))?;

@@ -26,7 +26,6 @@ pub fn open() -> io::Result<OwnedFd> {
 pub struct Tap {
     pub fd: OwnedFd,
     pub name: IfName,
-    pub index: u32,
 }
 
 /// Same as `ip tuntap add mode tap [vnet_hdr]`, but not persistent: when the last fd
@@ -61,6 +60,5 @@ pub fn create(tun: OwnedFd, use_vnet: bool) -> io::Result<Tap> {
         .ok()
         .and_then(|n| IfName::new(n).ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "kernel returned an odd tap name"))?;
-    let index = nix::net::if_::if_nametoindex(name.as_str())?;
-    Ok(Tap { fd: tun, name, index })
+    Ok(Tap { fd: tun, name })
 }
