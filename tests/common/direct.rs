@@ -81,16 +81,19 @@ pub struct Pending {
 /// the current thread (call it inside [`in_ns`]), as `user` (uid and primary gid only:
 /// no supplementary groups) or as root. Returns once the program is exec'd.
 pub fn spawn(program: &Path, args: &[&str], user: Option<&TestUser>) -> Pending {
-    spawn_limited(program, args, user, &[])
+    spawn_limited(program, args, user, &[], None)
 }
 
 /// As [`spawn`], with resource limits (`setrlimit(resource, soft = hard = value)`) set
-/// just before the exec.
+/// just before the exec, and optionally the socket's number in the helper fixed to `fd`
+/// (so that which of the helper's own fds hit a low RLIMIT_NOFILE does not depend on
+/// the fds the test process happens to have open).
 pub fn spawn_limited(
     program: &Path,
     args: &[&str],
     user: Option<&TestUser>,
     limits: &[(libc::__rlimit_resource_t, u64)],
+    fd: Option<RawFd>,
 ) -> Pending {
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
@@ -99,7 +102,8 @@ pub fn spawn_limited(
         SockFlag::SOCK_CLOEXEC,
     )
     .unwrap();
-    let sock = theirs.as_raw_fd();
+    let ours_number = theirs.as_raw_fd();
+    let sock = fd.unwrap_or(ours_number);
     let mut cmd = Command::new(program);
     cmd.args(args.iter().map(|a| a.replace("{fd}", &sock.to_string())))
         .env_clear()
@@ -120,10 +124,14 @@ pub fn spawn_limited(
             (resource, limit)
         })
         .collect();
-    // SAFETY: runs between fork and exec and only calls fcntl(2) and setrlimit(2), which
-    // are async-signal-safe; it does not allocate (the Vec is only iterated).
+    // SAFETY: runs between fork and exec and only calls dup2(2), fcntl(2) and
+    // setrlimit(2), which are async-signal-safe; it does not allocate (the Vec is only
+    // iterated). dup2 replaces whatever the child had at `sock` (in the child only).
     unsafe {
         cmd.pre_exec(move || {
+            if sock != ours_number && libc::dup2(ours_number, sock) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             if libc::fcntl(sock, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
