@@ -5,14 +5,14 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{
-    getsockname, getsockopt, sendmsg, sockopt, AddressFamily, ControlMessage, MsgFlags, SockType,
-    SockaddrLike, SockaddrStorage,
+    getpeername, getsockname, getsockopt, sendmsg, sockopt, AddressFamily, ControlMessage, MsgFlags,
+    SockType, SockaddrLike, SockaddrStorage,
 };
 use nix::sys::stat::{fstat, SFlag};
 
 use crate::error::Reason;
 
-/// An open AF_UNIX stream socket that is not stdin, stdout or stderr, and not listening.
+/// An open, connected AF_UNIX stream socket that is not stdin, stdout or stderr.
 pub struct SocketFd {
     fd: OwnedFd,
 }
@@ -25,6 +25,7 @@ pub enum SocketError {
     NotUnix,
     NotStream,
     Listening,
+    NotConnected,
 }
 
 impl fmt::Display for SocketError {
@@ -36,6 +37,7 @@ impl fmt::Display for SocketError {
             Self::NotUnix => f.write_str("not a unix socket"),
             Self::NotStream => f.write_str("not a stream socket"),
             Self::Listening => f.write_str("a listening socket"),
+            Self::NotConnected => f.write_str("not connected"),
         }
     }
 }
@@ -97,5 +99,10 @@ fn check(fd: BorrowedFd<'_>) -> Result<(), SocketError> {
     if getsockopt(&fd, sockopt::AcceptConn)? {
         return Err(SocketError::Listening);
     }
-    Ok(())
+    // Refused here rather than at the send, before any tap exists. A peer that closes
+    // later still fails the send (EPIPE).
+    match getpeername::<SockaddrStorage>(fd.as_raw_fd()) {
+        Err(nix::errno::Errno::ENOTCONN) => Err(SocketError::NotConnected),
+        other => other.map(drop).map_err(SocketError::from),
+    }
 }
