@@ -81,15 +81,7 @@ pub fn line(fields: &Fields, refusal: Option<&str>) -> String {
             let _ = write!(out, " verdict=refused reason={reason:?}");
         }
     }
-    let mut escaped = String::with_capacity(out.len());
-    for c in out.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    escaped
+    crate::error::escape_controls(&out)
 }
 
 #[cfg(test)]

@@ -71,6 +71,20 @@ pub enum Error {
     },
 }
 
+/// `text` with every control character escaped (`\n`, `\u{1b}`), for text from outside
+/// (argv, the kernel's interface names) on its way to a terminal or a log line.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// An io::Error as strerror() says it, without std's " (os error N)".
 pub struct Reason<'a>(pub &'a io::Error);
 

@@ -301,6 +301,26 @@ fn the_hosts_own_address_cannot_be_claimed() {
     assert_eq!(fdb_lines(&ns, &mac), vec![local]);
 }
 
+/// Guards the escaping of the holder's name in that refusal: the kernel allows control
+/// characters in interface names, and none may reach the caller's terminal raw.
+#[test]
+fn a_holder_name_with_control_characters_is_escaped() {
+    let ns = setup();
+    let port = "vb\x1bq";
+    ns.add_veth("br0", port, "vp0");
+    let mac = ns.mac_of(port);
+    let arg = format!("--mac={mac}");
+    let out = alice(&ns, &["--br=br0", "--fd={fd}", &arg]);
+    assert!(!out.stderr.contains('\x1b'), "raw ESC in {:?}", out.stderr);
+    out.failure(
+        &ns,
+        &[
+            &format!("fdb-bridge-helper: failed to add fdb entry {mac} on tap"),
+            "static entry on vb\\u{1b}q ",
+        ],
+    );
+}
+
 #[test]
 fn a_learned_entry_is_replaced_by_the_guests_static_one() {
     let ns = setup();

@@ -114,16 +114,19 @@ pub fn index_of(rtnl: &mut Rtnl, name: &IfName) -> io::Result<u32> {
     get_link(rtnl, Link::Name(name)).map(|link| link.header.index)
 }
 
-/// A port's name, for a message; over rtnetlink for the same reason as `index_of`.
+/// A port's name, for a message; over rtnetlink for the same reason as `index_of`. The
+/// kernel allows control characters in names, so they are escaped.
 pub fn name_of(rtnl: &mut Rtnl, index: u32) -> io::Result<String> {
     let link = get_link(rtnl, Link::Index(index))?;
-    link.attributes
+    let name = link
+        .attributes
         .into_iter()
         .find_map(|a| match a {
             LinkAttribute::IfName(name) => Some(name),
             _ => None,
         })
-        .ok_or_else(|| unexpected("RTM_GETLINK (no name)"))
+        .ok_or_else(|| unexpected("RTM_GETLINK (no name)"))?;
+    Ok(crate::error::escape_controls(&name))
 }
 
 enum Link<'a> {
