@@ -110,6 +110,38 @@ fn sigkill_at_random_points_leaves_nothing() {
     );
 }
 
+/// Guards that the seccomp filter is enforced, not only installed: strace swaps the
+/// helper's first netlink request for getppid(), a harmless call that is not on the
+/// allowlist, and the kernel kills the helper (SIGSYS: no exit code, no message); the
+/// same swap for getpid(), which is on the list, only fails the step with its message.
+/// Nothing is left either way.
+#[test]
+fn a_call_outside_the_seccomp_allowlist_kills_the_helper() {
+    let ns = setup();
+    for (swap, allowed) in [("getppid", false), ("getpid", true)] {
+        let mac = common::random_mac();
+        let args = managed_args(&mac);
+        let out_file = ns.run.join(format!("seccomp-{swap}.strace"));
+        let inject = format!("inject=sendto:error=EIO:when=1:syscall={swap}");
+        let mut call = Call::new(Install::Setuid, &env().alice, &strs(&args)).strace(out_file, &inject);
+        call.run.user = None; // as root: strace cannot trace the setuid copy as alice
+        let out = call.run(&ns);
+        eprintln!("{swap}: {out:?}");
+        if allowed {
+            out.failure(
+                &ns,
+                &["fdb-bridge-helper: failed to look up bridge br0: Input/output error"],
+            );
+        } else {
+            assert!(
+                out.code.is_none() && out.fd.is_none() && out.stderr.is_empty(),
+                "{swap} must kill the helper by a signal, silently: {out:?}"
+            );
+        }
+        assert!(ns.taps().is_empty(), "{swap}: taps left: {:?}", ns.taps());
+    }
+}
+
 /// One fault: `inject` for strace (`sendto` counted from 1 as the helper makes them),
 /// the request strace must show at that call, the expected message parts.
 struct Fault {
