@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::direct::{in_ns, spawn, Pending};
-use common::{env, Call, Install, Netns, TapFd};
+use common::{env, managed_args, strs, Call, Install, Netns, TapFd};
 
 fn setup() -> Netns {
     let ns = Netns::new();
@@ -16,14 +16,16 @@ fn setup() -> Netns {
     ns
 }
 
-fn managed_args(mac: &str) -> Vec<String> {
-    ["--use-vnet", "--br=br0", "--fd={fd}", &format!("--mac={mac}")]
-        .map(String::from)
-        .to_vec()
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+/// A managed call for `mac` after a failure on the same bridge works, and its entry is then
+/// the only static one.
+fn assert_bridge_still_works(ns: &Netns, mac: &str) {
+    let tap = Call::new(Install::Setuid, &env().alice, &strs(&managed_args(mac)))
+        .run(ns)
+        .success(true);
+    assert_eq!(
+        static_entries(ns),
+        vec![format!("{mac} dev {} master br0 static", tap.name())]
+    );
 }
 
 /// `bridge fdb show br br0` lines that are static entries (the guests'; the bridge's own
@@ -100,14 +102,7 @@ fn sigkill_at_random_points_leaves_nothing() {
         killed >= 50,
         "only {killed} of {KILL_RUNS} runs were killed: nothing tested"
     );
-    let mac = "52:54:00:4b:ff:ff";
-    let tap = Call::new(Install::Setuid, &env().alice, &strs(&managed_args(mac)))
-        .run(&ns)
-        .success(true);
-    assert_eq!(
-        static_entries(&ns),
-        vec![format!("{mac} dev {} master br0 static", tap.name())]
-    );
+    assert_bridge_still_works(&ns, "52:54:00:4b:ff:ff");
 }
 
 /// Guards that the seccomp filter is enforced, not only installed: strace swaps the
@@ -258,14 +253,7 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
         };
         assert!(!fdb.contains(&mac), "{}: entry left: {fdb}", fault.inject);
         if !fault.delete_bridge {
-            // The same bridge still works.
-            let tap = Call::new(Install::Setuid, &env().alice, &strs(&args))
-                .run(&ns)
-                .success(true);
-            assert_eq!(
-                static_entries(&ns),
-                vec![format!("{mac} dev {} master br0 static", tap.name())]
-            );
+            assert_bridge_still_works(&ns, &mac);
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::call::call_via;
 use common::direct::{in_ns, spawn, spawn_limited, Finished};
-use common::{env, random_mac, trace, Call, Install, Netns, TapFd};
+use common::{env, managed_args, random_mac, strs, trace, Call, Install, Netns, TapFd};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
 use nix::unistd::Pid;
@@ -35,17 +35,6 @@ fn setup() -> Netns {
 
 fn alice_call(args: &[&str]) -> Call<'static> {
     Call::new(Install::Setuid, &env().alice, args)
-}
-
-/// `--use-vnet --br=br0 --fd={fd} --mac=MAC` for a fresh random MAC.
-fn valid_args(mac: &str) -> Vec<String> {
-    ["--use-vnet", "--br=br0", "--fd={fd}", &format!("--mac={mac}")]
-        .map(String::from)
-        .to_vec()
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 /// A managed call succeeded: the guest's static entry is on the returned tap.
@@ -92,7 +81,7 @@ fn closed_stdio_at_exec() {
         let script = format!("exec \"$0\" \"$@\" {redirect}");
         let mac = random_mac();
         let args = if valid {
-            valid_args(&mac)
+            managed_args(&mac)
         } else {
             INVALID.map(String::from).to_vec()
         };
@@ -116,7 +105,7 @@ fn closed_stdio_at_exec() {
     // take those numbers; /dev/net/tun, sockets and the ACL land at 3 or above.
     let out_file = ns.run.join("stdio.strace");
     let mac = random_mac();
-    let args = valid_args(&mac);
+    let args = managed_args(&mac);
     let call = alice_call(&strs(&args)).strace(out_file.clone(), "trace=execve,openat,open,socket");
     let tap = call_via(&ns, &call, &["sh", "-c", "exec \"$0\" \"$@\" <&- >&- 2>&-"]).success(true);
     assert_managed(&ns, &tap, &mac);
@@ -198,7 +187,7 @@ fn hostile_environment_changes_nothing() {
     for set in sets {
         let wrapper: Vec<&str> = ["env"].into_iter().chain(strs(&set)).collect();
         let mac = random_mac();
-        let args = valid_args(&mac);
+        let args = managed_args(&mac);
         let out = call_via(&ns, &alice_call(&strs(&args)), &wrapper);
         eprintln!("{set:?}: {out:?}");
         let tap = out.success(true);
@@ -362,7 +351,7 @@ fn inherited_fds_are_never_used_and_every_fd_opened_is_cloexec() {
     let numbers: Vec<RawFd> = fds.given.iter().map(|f| f.as_raw_fd()).collect();
     let out_file = ns.run.join("fds.strace");
     let mac = random_mac();
-    let args = valid_args(&mac);
+    let args = managed_args(&mac);
     let mut call = alice_call(&strs(&args)).strace(out_file.clone(), "trace=all");
     for fd in &numbers {
         call = call.keep(*fd);
@@ -477,6 +466,13 @@ fn fd_values_that_cannot_carry_the_tap() {
         None,
     )
     .unwrap();
+    let dgram = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
     let unconnected = socket(
         AddressFamily::Unix,
         SockType::Stream,
@@ -515,6 +511,12 @@ fn fd_values_that_cannot_carry_the_tap() {
             true,
             vec![],
             vec![check(seqpacket.as_raw_fd(), "not a stream socket")],
+        ),
+        (
+            dgram.as_raw_fd(),
+            true,
+            vec![],
+            vec![check(dgram.as_raw_fd(), "not a stream socket")],
         ),
         (closed, false, vec![], vec![check(closed, "Bad file descriptor")]),
         (
@@ -604,7 +606,7 @@ fn low_nofile_limits_fail_closed_with_a_message() {
         let mut results = Vec::new();
         for limit in 0..=12u64 {
             let mac = random_mac();
-            let args = valid_args(&mac);
+            let args = managed_args(&mac);
             let run = spawn_limited(
                 helper,
                 &strs(&args),
@@ -664,7 +666,7 @@ fn low_address_space_limits_never_panic() {
     let (works_from, runs) = in_ns(&ns, "", || {
         let run = |kib: u64| {
             let mac = random_mac();
-            let args = valid_args(&mac);
+            let args = managed_args(&mac);
             let limits = [(libc::RLIMIT_AS, kib * 1024)];
             let run = spawn_limited(helper, &strs(&args), Some(&env().alice), &limits, Some(SOCK_FD))
                 .finish_signal();
@@ -731,7 +733,7 @@ fn sigstop_and_sigcont_mid_way_change_nothing() {
         let mut stopped_running = 0;
         for i in 0..12u64 {
             let mac = random_mac();
-            let args = valid_args(&mac);
+            let args = managed_args(&mac);
             let pending = spawn(helper, &strs(&args), Some(&env().alice));
             let pid = Pid::from_raw(pending.pid());
             std::thread::sleep(Duration::from_micros(i * 2000 / 11));
@@ -770,7 +772,7 @@ fn seccomp_filter_sits_between_the_acl_and_netlink() {
     let mut held = vec![owner];
     for (claim, granted) in cases {
         let out_file = ns.run.join(format!("seccomp-{granted}.strace"));
-        let args = valid_args(&claim);
+        let args = managed_args(&claim);
         let out = alice_call(&strs(&args))
             .strace(
                 out_file.clone(),

@@ -203,16 +203,7 @@ fn setuid_timeline_tun_then_drop_then_acl_then_empty_caps_before_send() {
         send.contains("iov_len=1}") && send.contains("SCM_RIGHTS") && send.ends_with("= 1"),
         "{send}"
     );
-    let last_capset = lines[..sends[0]]
-        .iter()
-        .rposition(|l| l.starts_with("capset("))
-        .unwrap();
-    assert!(
-        lines[last_capset].contains(NOTHING),
-        "last capset before sendmsg: {}",
-        lines[last_capset]
-    );
-    assert!(lines[last_capset].ends_with("= 0"), "{}", lines[last_capset]);
+    assert_nothing_held_at(&lines, sends[0]);
 }
 
 #[test]
@@ -234,15 +225,18 @@ fn filecaps_copy_never_changes_uid_and_holds_nothing_when_sending() {
     });
     assert!(net_admin < acl && nnp < acl, "{all}");
     let send = first(&lines, "sendmsg", |l| l.starts_with("sendmsg("));
+    assert_nothing_held_at(&lines, send);
+}
+
+/// The last capset before line `send` (the sendmsg) cleared every set, and succeeded.
+fn assert_nothing_held_at(lines: &[String], send: usize) {
     let last_capset = lines[..send]
         .iter()
         .rposition(|l| l.starts_with("capset("))
-        .unwrap();
-    assert!(
-        lines[last_capset].contains(NOTHING),
-        "last capset before sendmsg: {}",
-        lines[last_capset]
-    );
+        .expect("a capset before sendmsg");
+    let line = &lines[last_capset];
+    assert!(line.contains(NOTHING), "last capset before sendmsg: {line}");
+    assert!(line.ends_with("= 0"), "{line}");
 }
 
 /// alice's primary group is fbh-alice; the include is readable only through her

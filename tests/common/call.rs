@@ -64,17 +64,23 @@ pub fn call(ns: &Netns, call: &Call) -> Outcome {
     call_via(ns, call, &[])
 }
 
-/// As [`call`], with the helper started through `wrapper` (a command that ends by
-/// exec'ing its arguments: `env VAR=..`, `timeout 10`, `sh -c '...; exec "$0" "$@"'`):
-/// runs `wrapper... HELPER args...`. `{fd}` is replaced in `wrapper` too.
-pub fn call_via(ns: &Netns, call: &Call, wrapper: &[&str]) -> Outcome {
-    let (ours, theirs) = socketpair(
+/// The pair QEMU makes for the helper: AF_UNIX stream, CLOEXEC (the child's end is made
+/// inheritable just before the exec).
+pub fn qemu_socketpair() -> (OwnedFd, OwnedFd) {
+    socketpair(
         AddressFamily::Unix,
         SockType::Stream,
         None,
         SockFlag::SOCK_CLOEXEC,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// As [`call`], with the helper started through `wrapper` (a command that ends by
+/// exec'ing its arguments: `env VAR=..`, `timeout 10`, `sh -c '...; exec "$0" "$@"'`):
+/// runs `wrapper... HELPER args...`. `{fd}` is replaced in `wrapper` too.
+pub fn call_via(ns: &Netns, call: &Call, wrapper: &[&str]) -> Outcome {
+    let (ours, theirs) = qemu_socketpair();
     let sock = theirs.as_raw_fd();
     let args: Vec<String> = call
         .args

@@ -13,9 +13,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use nix::sched::{setns, unshare, CloneFlags};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
-use super::call::recv_fd;
+use super::call::{qemu_socketpair, recv_fd};
 use super::{Netns, Outcome, TestUser};
 
 /// Runs `f` on a thread inside `ns`: its network namespace, and a new mount namespace
@@ -95,13 +94,7 @@ pub fn spawn_limited(
     limits: &[(libc::__rlimit_resource_t, u64)],
     fd: Option<RawFd>,
 ) -> Pending {
-    let (ours, theirs) = socketpair(
-        AddressFamily::Unix,
-        SockType::Stream,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .unwrap();
+    let (ours, theirs) = qemu_socketpair();
     let ours_number = theirs.as_raw_fd();
     let sock = fd.unwrap_or(ours_number);
     let mut cmd = Command::new(program);

@@ -23,6 +23,18 @@ use std::sync::OnceLock;
 
 use nix::unistd::{Group, User};
 
+/// A managed call's argv as QEMU passes it (`{fd}` is replaced by the socket's number):
+/// `--use-vnet --br=br0 --fd={fd} --mac=MAC`.
+pub fn managed_args(mac: &str) -> Vec<String> {
+    ["--use-vnet", "--br=br0", "--fd={fd}", &format!("--mac={mac}")]
+        .map(String::from)
+        .to_vec()
+}
+
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// Panics unless the tests run as root: they create namespaces, users and setuid copies.
 pub fn require_root() {
     if !nix::unistd::geteuid().is_root() {
