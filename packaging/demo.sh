@@ -21,7 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 chmod 755 "$work"
-install -o root -g root -m 4755 target/x86_64-unknown-linux-gnu/release/fdb-bridge-helper "$work/"
+install -o root -g root -m 4755 target/release/fdb-bridge-helper "$work/"
 mkdir "$work/etc" "$work/run"
 chown nobody "$work/run"
 printf 'allow br0\nmanaged br0\n' >"$work/etc/bridge.conf"

@@ -581,6 +581,13 @@ fn judge(ns: &Netns, mac: &str, run: Finished, allow_abort: bool) -> Result<Opti
         {
             Ok(None)
         }
+        // The dynamic loader, before `main` and before anything privileged: it cannot open
+        // the libraries with no free fd. Exit 127, one line, nothing sent.
+        (None, Some(127), None)
+            if out.stderr.contains("error while loading shared libraries") && out.stderr.lines().count() == 1 =>
+        {
+            Ok(None)
+        }
         (Some(libc::SIGABRT), None, None)
             if allow_abort && out.stderr.starts_with("memory allocation of ") =>
         {
