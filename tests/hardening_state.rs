@@ -584,7 +584,8 @@ fn judge(ns: &Netns, mac: &str, run: Finished, allow_abort: bool) -> Result<Opti
         // The dynamic loader, before `main` and before anything privileged: it cannot open
         // the libraries with no free fd. Exit 127, one line, nothing sent.
         (None, Some(127), None)
-            if out.stderr.contains("error while loading shared libraries") && out.stderr.lines().count() == 1 =>
+            if out.stderr.contains("error while loading shared libraries")
+                && out.stderr.lines().count() == 1 =>
         {
             Ok(None)
         }
