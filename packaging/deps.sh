@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what the build, the demo and the tests need on a Debian-like machine:
-# QEMU (the real caller and qemu-bridge-helper), iproute2, strace, setcap, setpriv.
+# QEMU (the real caller and qemu-bridge-helper), iproute2, strace, setcap, setpriv,
+# libnss-extrausers (a real non-files NSS source for the tests).
 set -eu
-pkgs="qemu-system-x86 qemu-system-common iproute2 strace libcap2-bin util-linux passwd"
+pkgs="qemu-system-x86 qemu-system-common iproute2 strace libcap2-bin util-linux passwd libnss-extrausers"
 missing=""
 for pkg in $pkgs; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
