@@ -1,4 +1,9 @@
-//! Step 3: the ACL file, parsed exactly as qemu-bridge-helper parses it, plus `managed`.
+//! Step 3: the ACL, parsed exactly as qemu-bridge-helper parses it, plus our lines.
+//!
+//! Two top files form one ACL: bridge.conf, which qemu-bridge-helper reads too (QEMU still
+//! runs it whenever `helper=` is omitted, and it refuses our lines), then ours,
+//! [`EXTENSION_PATH`], if it exists, with the same grammar, trust rules and includes.
+//! Every directive is honoured in either file.
 //!
 //! qemu-bridge-helper's rules, kept on purpose because admins' files rely on them:
 //! leading whitespace and `#` lines are skipped; the directive ends at the first space
@@ -26,6 +31,8 @@ use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
 use crate::macrule::{MacRule, Scope};
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
+/// Read by us alone, after [`DEFAULT_PATH`]: where `managed`, `locked` and `mac` lines go.
+pub const EXTENSION_PATH: &str = "/etc/qemu/fdb-bridge-helper.conf";
 /// qemu-bridge-helper reads lines with fgets() into 4096 bytes, NUL included.
 const MAX_LINE: usize = 4095;
 const MAX_DEPTH: usize = 8;
@@ -172,26 +179,26 @@ impl fmt::Display for LineError {
     }
 }
 
-/// Reads `path` and its includes with the calling process's permissions, honouring
-/// only files that no one but root could have written.
-pub fn load(path: &Path) -> Result<Acl, Error> {
-    load_with(path, &crate::sys::trusted::read)
+/// Reads `top`, then `ours` unless it does not exist, each with its includes, with the
+/// calling process's permissions, honouring only files no one but root could have written.
+pub fn load(top: &Path, ours: &Path) -> Result<Acl, Error> {
+    load_both_with(top, ours, &crate::sys::trusted::read)
 }
 
 pub type Reader<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, ReadError>;
 
-/// [`load`] with the file system abstracted, for tests.
+/// One top file and its includes, with the file system abstracted, for tests.
 pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
-    let text = read(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut parser = Parser {
-        read,
-        acl: Acl::default(),
-        stack: Vec::new(),
-    };
-    parser.file(path, &text, true)?;
+    let mut parser = Parser::new(read);
+    parser.top(path, false)?;
+    Ok(parser.acl)
+}
+
+/// [`load`] with the file system abstracted, for tests.
+pub fn load_both_with(top: &Path, ours: &Path, read: Reader<'_>) -> Result<Acl, Error> {
+    let mut parser = Parser::new(read);
+    parser.top(top, false)?;
+    parser.top(ours, true)?;
     Ok(parser.acl)
 }
 
@@ -201,7 +208,30 @@ struct Parser<'a> {
     stack: Vec<PathBuf>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn new(read: Reader<'a>) -> Self {
+        Self {
+            read,
+            acl: Acl::default(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// A top file: failing to read it is fatal, except that an `optional` one may be absent.
+    fn top(&mut self, path: &Path, optional: bool) -> Result<(), Error> {
+        let text = match (self.read)(path) {
+            Ok(text) => text,
+            Err(ReadError::Io(e)) if optional && e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        self.file(path, &text, true)
+    }
+
     fn file(&mut self, path: &Path, text: &[u8], top: bool) -> Result<(), Error> {
         self.stack.push(path.to_owned());
         let result = self.lines(path, text, top);

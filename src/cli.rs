@@ -9,13 +9,23 @@ use crate::mac::{MacAddr, MacError};
 
 pub const USAGE: &str = "\
 usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC]
-       fdb-bridge-helper --help | --version
+       fdb-bridge-helper -h | --help | -V | --version
 
 Creates a tap, adds it to BRIDGE if /etc/qemu/bridge.conf allows it, and sends the
-tap's fd over the unix socket UNIXFD. On a bridge marked `managed` it also turns off
-learning and unicast flooding on the port and adds a static FDB entry for MAC.
+tap's fd over the unix socket UNIXFD. On a bridge that /etc/qemu/fdb-bridge-helper.conf
+marks `managed` it also turns off learning and unicast flooding on the port and adds a
+static FDB entry for MAC.
+
+  --use-vnet     create the tap with a virtio-net header if the kernel has it
+  --br=BRIDGE    the bridge to add the tap to
+  --fd=UNIXFD    a connected AF_UNIX stream socket (not 0-2) to send the tap's fd over
+  --mac=MAC      the guest's MAC; required on a managed bridge
+  -h, --help     print this help and exit; only alone
+  -V, --version  print the version and exit; only alone
 
 From QEMU: -netdev bridge,id=n0,br=br0,helper=\"/usr/libexec/fdb-bridge-helper --mac=52:54:00:12:34:56\"
+
+See fdb-bridge-helper(8) and fdb-bridge-helper.conf(5).
 ";
 
 /// What the caller asked for.

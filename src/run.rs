@@ -56,7 +56,8 @@ fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Resul
     })?;
 
     // 3. The ACL, read with the caller's permissions.
-    let acl = acl::load(Path::new(acl::DEFAULT_PATH)).map_err(|source| Error::Acl { source })?;
+    let acl = acl::load(Path::new(acl::DEFAULT_PATH), Path::new(acl::EXTENSION_PATH))
+        .map_err(|source| Error::Acl { source })?;
 
     // 4. The decision.
     let groups = if acl.names_groups() {

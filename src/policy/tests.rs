@@ -10,6 +10,7 @@ use super::*;
 use crate::acl::{self, ReadError};
 
 const TOP: &str = "/etc/qemu/bridge.conf";
+const OURS: &str = "/etc/qemu/fdb-bridge-helper.conf";
 const MAC: &str = "52:54:00:12:34:56";
 
 #[derive(Debug, PartialEq, Eq)]
@@ -24,8 +25,8 @@ enum Out {
     Read,
 }
 
-/// What qemu-bridge-helper does with the same files: allow, deny, or not comparable
-/// because the files use our extension.
+/// What qemu-bridge-helper does with the same files (it reads bridge.conf alone): allow,
+/// deny, or not comparable because the files use our extension.
 #[derive(Debug, PartialEq, Eq)]
 enum Qbh {
     A,
@@ -46,7 +47,7 @@ fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
         Some(None) => Err(ReadError::Io(io::ErrorKind::PermissionDenied.into())),
         None => Err(ReadError::Io(io::ErrorKind::NotFound.into())),
     };
-    let acl = match acl::load_with(Path::new(TOP), &read) {
+    let acl = match acl::load_both_with(Path::new(TOP), Path::new(OURS), &read) {
         Ok(acl) => acl,
         Err(acl::Error::Read { .. }) => return Out::Read,
         Err(acl::Error::Parse { path, line, .. }) => {
@@ -167,6 +168,24 @@ fn decision_table() {
         ("mac all", top("allow all\nmanaged all\nmac all 02:*\n"), "br0", true, MacDenied, Ext),
         ("mac lines do not matter unmanaged", top("allow br0\nmac br0 none\n"), "br0", true, Plain, Ext),
         ("bad mac line is fatal, even in an include", with("allow br0\ninclude /i\n", &[("/i", Some("mac br0 52:54\nallow br1\n"))]), "br0", true, Parse("/i", 1), Ext),
+        // The second top file, ours: qemu-bridge-helper never reads it.
+        ("ours: managed", with("allow br0\n", &[(OURS, Some("managed br0\n"))]), "br0", true, Managed, A),
+        ("ours: locked", with("allow br0\n", &[(OURS, Some("locked br0\n"))]), "br0", true, Locked, A),
+        ("ours: managed needs the mac", with("allow br0\n", &[(OURS, Some("managed br0\n"))]), "br0", false, NeedsMac, A),
+        ("ours: managed grants nothing by itself", with("allow br1\n", &[(OURS, Some("managed br0\n"))]), "br0", true, Denied, D),
+        ("ours: mac none", with("allow br0\n", &[(OURS, Some("managed br0\nmac br0 none\n"))]), "br0", true, MacDenied, A),
+        ("ours: mac lines in bridge.conf and ours add up", with("allow br0\nmanaged br0\nmac br0 none\n", &[(OURS, Some("mac br0 52:54:00:12:*\n"))]), "br0", true, Managed, Ext),
+        ("ours: deny honoured", with("allow all\n", &[(OURS, Some("deny br1\n"))]), "br1", false, Denied, A),
+        ("ours: allow honoured", with("", &[(OURS, Some("allow br0\n"))]), "br0", false, Plain, Ext),
+        ("ours: include followed", with("allow br0\n", &[(OURS, Some("include /m\n")), ("/m", Some("managed br0\n"))]), "br0", true, Managed, A),
+        ("ours: per-user include grants a mac", with("allow br0\n", &[(OURS, Some("locked br0\nmac br0 none\ninclude /alice\n")), ("/alice", Some("mac br0 52:54:00:12:34:56\n"))]), "br0", true, Locked, A),
+        ("ours: unreadable per-user include skipped", with("allow br0\n", &[(OURS, Some("locked br0\nmac br0 none\ninclude /alice\n")), ("/alice", None)]), "br0", true, MacDenied, A),
+        ("ours: bad line in its include ends the include", with("allow br0\n", &[(OURS, Some("include /m\n")), ("/m", Some("bogus x\nmanaged br0\n"))]), "br0", true, Plain, A),
+        ("ours: may include bridge.conf", with("allow br0\n", &[(OURS, Some("include /etc/qemu/bridge.conf\nmanaged br0\n"))]), "br0", true, Managed, A),
+        ("ours: mistake refuses everything", with("allow br0\n", &[(OURS, Some("managed br0\nbogus x\n"))]), "br0", true, Parse(OURS, 2), A),
+        ("ours: hazard refuses everything", with("allow br0\n", &[(OURS, Some("managed br0 # lab\n"))]), "br0", true, Parse(OURS, 1), A),
+        ("ours: unreadable is fatal, not absent", with("allow br0\n", &[(OURS, None)]), "br0", false, Read, A),
+        ("ours alone: bridge.conf still required", vec![(OURS, Some("allow br0\n"))], "br0", false, Read, D),
     ];
     assert!(cases.len() >= 30);
     for (name, files, bridge, mac, want, qbh) in cases {
