@@ -1,7 +1,8 @@
 #!/bin/sh
-# Installs what the build, the demo and the tests need on a Debian-like machine:
-# QEMU (the real caller and qemu-bridge-helper), iproute2, strace, setcap, setpriv,
-# libnss-extrausers (a real non-files NSS source for the tests).
+# Installs the Debian packages the build, the demo and the tests need when they are missing:
+# QEMU (the real caller and qemu-bridge-helper), iproute2, strace, setcap, unshare and
+# setpriv, useradd, libnss-extrausers (a real non-files NSS source for the tests).
+# Rust itself comes from rustup (see README): Debian 12's rustc is too old.
 set -eu
 pkgs="qemu-system-x86 qemu-system-common iproute2 strace libcap2-bin util-linux passwd libnss-extrausers"
 missing=""
@@ -11,9 +12,6 @@ done
 if [ -n "$missing" ]; then
     echo "installing:$missing"
     apt-get update -qq
+    # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-fi
-if ! command -v cargo >/dev/null; then
-    echo "fdb-bridge-helper: failed to find cargo: install a Rust toolchain (rustup) first" >&2
-    exit 1
 fi

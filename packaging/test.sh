@@ -1,15 +1,59 @@
 #!/bin/sh
 # The whole test suite: formatting, lints, unit tables and the real-kernel integration
-# tests (namespaces, bridges, taps, setuid and file-caps copies, real QEMU). Needs root.
+# tests (namespaces, bridges, taps, setuid and file-caps copies, real QEMU), then the
+# benchmark in smoke mode. Needs root. Every step runs even if an earlier one failed; the
+# exit status is non-zero if any did. Arguments go to `cargo test`.
 set -eu
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" != 0 ]; then
-    echo "fdb-bridge-helper: failed to run tests: they need root (namespaces, setuid copies): sudo $0" >&2
+. packaging/common.sh
+need_root tests
+packaging/deps.sh
+find_cargo
+
+# The test users and groups are the names tests/common/mod.rs declares. Those this run
+# creates are removed when it ends, failed or not; those that existed are kept. Never
+# inside the tests: runs in other checkouts share them.
+names=$(sed -n 's/^pub const [A-Z_]*: &str = "\(fbh-[a-z0-9-]*\)";.*/\1/p' tests/common/mod.rs)
+if [ -z "$names" ]; then
+    echo "fdb-bridge-helper: failed to find the test user names in tests/common/mod.rs" >&2
     exit 1
 fi
-packaging/deps.sh
-cargo fmt --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked "$@"
+new_users="" new_groups="" new_etc_qemu=""
+for name in $names; do
+    getent passwd "$name" >/dev/null || new_users="$new_users $name"
+    getent group "$name" >/dev/null || new_groups="$new_groups $name"
+done
+[ -e /etc/qemu ] || new_etc_qemu=1
+cleanup() {
+    for name in $new_users; do
+        if getent passwd "$name" >/dev/null; then userdel "$name" || true; fi
+    done
+    for name in $new_groups; do
+        if getent group "$name" >/dev/null; then groupdel "$name" || true; fi
+    done
+    # The tests' mount point for their own /etc/qemu.
+    if [ -n "$new_etc_qemu" ]; then rmdir /etc/qemu 2>/dev/null || true; fi
+    give_back
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+failed=""
+step() {
+    name=$1
+    shift
+    echo "== $name: $*"
+    "$@" || failed="$failed $name"
+}
+step fmt cargo fmt --check
+step clippy cargo clippy --locked --all-targets -- -D warnings
+# --no-fail-fast: a test binary that crashes must not hide the results of the others.
+step test cargo test --locked --no-fail-fast "$@"
 # The benchmark in smoke mode keeps it from rotting; its figures are not meaningful here.
-cargo bench --locked --bench helper -- --quick
+step bench cargo bench --locked --bench helper -- --quick
+if [ -n "$failed" ]; then
+    echo "fdb-bridge-helper: failed to pass the test suite: failed steps:$failed" >&2
+    exit 1
+fi
+echo "all steps passed: fmt clippy test bench"

@@ -81,6 +81,10 @@ impl Env {
     }
 }
 
+// The test users and groups. Made when missing and never removed here: test runs in other
+// checkouts share them. packaging/test.sh reads these lines (keep the `pub const NAME: &str
+// = "fbh-…";` form for every user or group the harness makes) and removes, when it ends,
+// those that did not exist when it started.
 pub const ALICE: &str = "fbh-alice";
 pub const BOB: &str = "fbh-bob";
 pub const STAFF: &str = "fbh-staff";
