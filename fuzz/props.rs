@@ -254,6 +254,7 @@ pub fn check_acl(data: &[u8]) {
                     Ok(Grant::Managed {
                         mac: granted,
                         locked: lock,
+                        ..
                     }) => {
                         assert!(managed || locked, "unmanaged bridge granted managed: {}", case());
                         assert_eq!(Some(granted), mac, "granted another MAC: {}", case());

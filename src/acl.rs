@@ -117,7 +117,7 @@ pub enum ReadError {
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => crate::error::Reason(e).fmt(f),
+            Self::Io(e) => crate::text::Reason(e).fmt(f),
             Self::Untrusted(why) => write!(f, "not trusted: it {why}"),
         }
     }

@@ -1,13 +1,28 @@
 //! The audit log: one line per request to syslog, facility authpriv, granted or refused.
-#![forbid(unsafe_code)]
+//! Written over a non-blocking socket with a bounded wait: a syslog daemon that stalls
+//! (or a caller who filled its queue) cannot hang QEMU, which waits for us to exit.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::time::{Duration, Instant};
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::getuid;
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use syslog::{Facility, Formatter3164, LogFormat, Severity};
 
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
+use crate::text::{clip, escape, shown};
+
+pub const DEV_LOG: &str = "/dev/log";
+/// How long one line may wait for room in the daemon's queue.
+const BUDGET: Duration = Duration::from_millis(100);
+/// Bounds per field and per line: a refusal can quote 128 KiB of argv.
+const MAX_USER: usize = 64;
+const MAX_REASON: usize = 1024;
+const MAX_LINE: usize = 3072;
 
 /// What is known of the request so far; `run` fills it in step by step.
 #[derive(Debug, Default)]
@@ -20,50 +35,138 @@ pub struct Fields {
     pub tap: Option<IfName>,
 }
 
+enum Sink {
+    NotConnected,
+    /// No syslog daemon (no /dev/log, or nobody listening): nothing is logged, by design.
+    Absent,
+    Failed(io::Error),
+    Datagram(UnixDatagram),
+    Stream(UnixStream),
+}
+
 pub struct Audit {
-    logger: Option<Logger<LoggerBackend, Formatter3164>>,
+    sink: Sink,
     pub fields: Fields,
 }
 
+impl Default for Audit {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Audit {
-    /// Called once privileges are dropped; a missing /dev/log only means that nothing is
-    /// logged.
-    pub fn open(user: Option<String>) -> Self {
+    pub fn new() -> Self {
+        let fields = Fields {
+            uid: getuid().as_raw(),
+            ..Fields::default()
+        };
+        Self {
+            sink: Sink::NotConnected,
+            fields,
+        }
+    }
+
+    /// Connects to /dev/log once: a datagram socket, or a stream one (some syslog-ng
+    /// setups). Called only after `--fd` was checked, so `--fd` can never name this socket,
+    /// and before the seccomp filter, which allows no new unix socket.
+    pub fn connect(&mut self) {
+        if !matches!(self.sink, Sink::NotConnected) {
+            return;
+        }
+        self.sink = match UnixDatagram::unbound().and_then(|s| s.connect(DEV_LOG).map(|()| s)) {
+            Ok(socket) => nonblocking(socket, Sink::Datagram, UnixDatagram::set_nonblocking),
+            Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => match UnixStream::connect(DEV_LOG) {
+                Ok(socket) => nonblocking(socket, Sink::Stream, UnixStream::set_nonblocking),
+                Err(e) => absent_or_failed(e),
+            },
+            Err(e) => absent_or_failed(e),
+        };
+    }
+
+    /// Logs the verdict, waiting at most [`BUDGET`]. An error means the line could not be
+    /// written; the request's outcome never depends on it.
+    pub fn record(mut self, refusal: Option<&str>) -> io::Result<()> {
+        self.connect();
+        let severity = match refusal {
+            None => Severity::LOG_NOTICE,
+            Some(_) => Severity::LOG_WARNING,
+        };
         let formatter = Formatter3164 {
             facility: Facility::LOG_AUTHPRIV,
             hostname: None,
             process: "fdb-bridge-helper".into(),
             pid: std::process::id(),
         };
-        let fields = Fields {
-            uid: getuid().as_raw(),
-            user,
-            ..Fields::default()
-        };
-        Self {
-            logger: syslog::unix(formatter).ok(),
-            fields,
+        let mut bytes = Vec::with_capacity(256);
+        formatter
+            .format(&mut bytes, severity, line(&self.fields, refusal))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let deadline = Instant::now() + BUDGET;
+        match self.sink {
+            Sink::NotConnected | Sink::Absent => Ok(()),
+            Sink::Failed(e) => Err(e),
+            Sink::Datagram(mut socket) => retry(&mut socket, deadline, |s| s.send(&bytes).map(drop)),
+            Sink::Stream(mut socket) => {
+                bytes.push(0); // the stream framing syslog daemons expect
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    let n = retry(&mut socket, deadline, |s| s.write(rest))?;
+                    rest = &rest[n..];
+                }
+                Ok(())
+            }
         }
-    }
-
-    /// Logs the verdict; a failing syslog never changes the outcome.
-    pub fn record(self, refusal: Option<&str>) {
-        let Some(mut logger) = self.logger else { return };
-        let text = line(&self.fields, refusal);
-        let _ = match refusal {
-            None => logger.notice(text),
-            Some(_) => logger.warning(text),
-        };
     }
 }
 
-/// One line, `key=value` pairs; every control character escaped, so that nothing a
-/// caller puts in argv can forge a second log line or a terminal sequence.
+fn nonblocking<S>(socket: S, wrap: fn(S) -> Sink, set: fn(&S, bool) -> io::Result<()>) -> Sink {
+    match set(&socket, true) {
+        Ok(()) => wrap(socket),
+        Err(e) => Sink::Failed(e),
+    }
+}
+
+fn absent_or_failed(e: io::Error) -> Sink {
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ECONNREFUSED) => Sink::Absent,
+        _ => Sink::Failed(e),
+    }
+}
+
+/// `op` until it does not say EAGAIN, waiting for room until `deadline`.
+fn retry<S: AsFd, T>(
+    socket: &mut S,
+    deadline: Instant,
+    mut op: impl FnMut(&mut S) -> io::Result<T>,
+) -> io::Result<T> {
+    loop {
+        match op(socket) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+                if ms == 0 {
+                    return Err(e);
+                }
+                let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::from(ms)) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(errno) => return Err(errno.into()),
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One line, `key=value` pairs, bounded; every unprintable character escaped, so that
+/// nothing a caller puts in argv can forge a second line, reorder what is shown or make
+/// the line too long to be written.
 pub fn line(fields: &Fields, refusal: Option<&str>) -> String {
     let mut out = format!(
         "uid={} user={}",
         fields.uid,
-        fields.user.as_deref().unwrap_or("?")
+        fields.user.as_deref().map_or("?".into(), |u| shown(u, MAX_USER))
     );
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let _ = write!(
@@ -78,54 +181,11 @@ pub fn line(fields: &Fields, refusal: Option<&str>) -> String {
     match refusal {
         None => out.push_str(" verdict=granted"),
         Some(reason) => {
-            let _ = write!(out, " verdict=refused reason={reason:?}");
+            let _ = write!(out, " verdict=refused reason={:?}", clip(reason, MAX_REASON));
         }
     }
-    crate::error::escape_controls(&out)
+    clip(&escape(&out), MAX_LINE).into_owned()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table() {
-        let full = Fields {
-            uid: 1000,
-            user: Some("alice".into()),
-            bridge: Some(IfName::new("br0").unwrap()),
-            mac: Some(MacAddr::parse("52:54:00:12:34:56").unwrap()),
-            managed: Some(true),
-            tap: Some(IfName::new("tap3").unwrap()),
-        };
-        let early = Fields {
-            uid: 1001,
-            user: Some("bo\nb".into()),
-            ..Fields::default()
-        };
-        let cases: &[(&Fields, Option<&str>, &str)] = &[
-            (
-                &full,
-                None,
-                "uid=1000 user=alice bridge=br0 tap=tap3 mac=52:54:00:12:34:56 mode=managed verdict=granted",
-            ),
-            (
-                &full,
-                Some("failed to authorize bridge br0: access denied by acl file"),
-                "uid=1000 user=alice bridge=br0 tap=tap3 mac=52:54:00:12:34:56 mode=managed verdict=refused \
-                 reason=\"failed to authorize bridge br0: access denied by acl file\"",
-            ),
-            (
-                &early,
-                Some("unknown argument \"--x\u{1b}[2J\nuid=0\""),
-                "uid=1001 user=bo\\nb bridge=- tap=- mac=- mode=- verdict=refused \
-                 reason=\"unknown argument \\\"--x\\u{1b}[2J\\nuid=0\\\"\"",
-            ),
-        ];
-        for (fields, refusal, want) in cases {
-            let got = line(fields, *refusal);
-            assert_eq!(got, *want);
-            assert!(!got.chars().any(char::is_control), "{got:?}");
-        }
-    }
-}
+mod tests;

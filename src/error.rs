@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io;
 
+use crate::text::Reason;
+
 use crate::cli::ArgError;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
@@ -46,6 +48,10 @@ pub enum Error {
     CreateTap {
         source: io::Error,
     },
+    PinAddress {
+        bridge: IfName,
+        source: io::Error,
+    },
     Enslave {
         tap: IfName,
         bridge: IfName,
@@ -71,33 +77,6 @@ pub enum Error {
     },
 }
 
-/// `text` with every control character escaped (`\n`, `\u{1b}`), for text from outside
-/// (argv, the kernel's interface names) on its way to a terminal or a log line.
-pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// An io::Error as strerror() says it, without std's " (os error N)".
-pub struct Reason<'a>(pub &'a io::Error);
-
-impl fmt::Display for Reason<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.0.to_string();
-        match (self.0.raw_os_error(), text.rfind(" (os error ")) {
-            (Some(_), Some(end)) => f.write_str(&text[..end]),
-            _ => f.write_str(&text),
-        }
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -111,6 +90,13 @@ impl fmt::Display for Error {
             Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),
             Self::LookUpBridge { bridge, source } => write!(f, "failed to look up bridge {bridge}: {source}"),
             Self::CreateTap { source } => write!(f, "failed to create tap: {}", Reason(source)),
+            Self::PinAddress { bridge, source } => {
+                write!(
+                    f,
+                    "failed to pin the address of bridge {bridge}: {}",
+                    Reason(source)
+                )
+            }
             Self::Enslave { tap, bridge, source } => {
                 write!(f, "failed to add {tap} to bridge {bridge}: {}", Reason(source))
             }

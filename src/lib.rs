@@ -14,3 +14,4 @@ pub mod netlink;
 pub mod policy;
 pub mod run;
 pub mod sys;
+pub mod text;

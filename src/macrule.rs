@@ -69,6 +69,12 @@ impl MacRule {
         }
     }
 
+    /// Whether the line names one whole address (an admin's explicit assignment), not a
+    /// prefix.
+    pub fn is_exact(&self) -> bool {
+        matches!(&self.spec, Spec(Some(octets)) if octets.len() == 6)
+    }
+
     pub fn grants(&self, caller: &Caller, mac: MacAddr) -> bool {
         let for_caller = match &self.scope {
             Scope::Anyone => true,

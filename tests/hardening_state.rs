@@ -39,7 +39,7 @@ fn alice_call(args: &[&str]) -> Call<'static> {
 
 /// A managed call succeeded: the guest's static entry is on the returned tap.
 fn assert_managed(ns: &Netns, tap: &TapFd, mac: &str) {
-    let entry = format!("{mac} dev {} master br0 static", tap.name());
+    let entry = format!("{mac} dev {} sticky master br0 static", tap.name());
     let fdb = ns.bridge("fdb show br br0");
     assert!(fdb.contains(&entry), "no {entry:?} in {fdb}");
 }

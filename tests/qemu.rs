@@ -109,7 +109,7 @@ fn check(install: Install, managed: bool, netdev_kind: &str) {
     }
     let port = ns.bridge(&format!("-d link show dev {tap}"));
     let fdb = ns.bridge("fdb show br br0");
-    let entry = format!("{mac} dev {tap} master br0 static");
+    let entry = format!("{mac} dev {tap} sticky master br0 static");
     if managed {
         assert!(
             port.contains("learning off") && port.contains("flood off"),

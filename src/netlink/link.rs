@@ -3,9 +3,10 @@
 use std::fmt;
 use std::io;
 
-use netlink_packet_core::NLM_F_ACK;
+use netlink_packet_core::{DefaultNla, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
     InfoBridgePort, InfoKind, InfoPortData, InfoPortKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    Prop,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -13,49 +14,106 @@ use super::{unexpected, Rtnl};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 
+/// IFLA_ALT_IFNAME, <linux/if_link.h>: netlink-packet-route has it only inside a
+/// property list, but a lookup by alternative name takes it at the top level.
+const IFLA_ALT_IFNAME: u16 = 53;
+
 pub struct Bridge {
     pub index: u32,
     pub mtu: u32,
+    /// The bridge's current address, pinned on managed bridges (`pin_address`).
+    pub address: Vec<u8>,
 }
 
 #[derive(Debug)]
 pub enum LookupError {
     Io(io::Error),
     NotABridge,
+    /// The name asked for is an alternative name; the ACL decides on interface names.
+    AltName {
+        name: String,
+    },
 }
 
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => crate::error::Reason(e).fmt(f),
+            Self::Io(e) => crate::text::Reason(e).fmt(f),
             Self::NotABridge => f.write_str("not a bridge"),
+            Self::AltName { name } => write!(
+                f,
+                "it is an alternative name of {name}; the acl decides on interface names, use --br={name}"
+            ),
         }
     }
 }
 
-/// Same as `ip -d link show dev BRIDGE`: one GET by name, never a dump.
+/// Same as `ip -d link show dev BRIDGE`: one GET by name, never a dump. The kernel also
+/// finds a link by an alternative name, which the ACL never saw: refused.
 pub fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
     let link = get_link(rtnl, Link::Name(name)).map_err(LookupError::Io)?;
-    let mut is_bridge = false;
-    let mut mtu = None;
-    for attribute in &link.attributes {
+    let (mut is_bridge, mut mtu, mut address, mut real) = (false, None, None, None);
+    for attribute in link.attributes {
         match attribute {
             LinkAttribute::LinkInfo(infos) => {
                 is_bridge |= infos
                     .iter()
                     .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)));
             }
-            LinkAttribute::Mtu(m) => mtu = Some(*m),
+            LinkAttribute::Mtu(m) => mtu = Some(m),
+            LinkAttribute::Address(a) => address = Some(a),
+            LinkAttribute::IfName(n) => real = Some(n),
             _ => {}
         }
     }
-    match (is_bridge, mtu) {
-        (true, Some(mtu)) => Ok(Bridge {
+    if let Some(real) = real.filter(|real| real != name.as_str()) {
+        return Err(LookupError::AltName {
+            name: crate::text::escape(&real).into_owned(),
+        });
+    }
+    match (is_bridge, mtu, address) {
+        (true, Some(mtu), Some(address)) => Ok(Bridge {
             index: link.header.index,
             mtu,
+            address,
         }),
-        (true, None) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU)"))),
-        (false, _) => Err(LookupError::NotABridge),
+        (true, _, _) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU or address)"))),
+        (false, _, _) => Err(LookupError::NotABridge),
+    }
+}
+
+/// Same as `ip link set dev BRIDGE address ADDR` with its current address. A bridge whose
+/// address was never set takes the lowest port address, which a tap-fd holder can set
+/// (SIOCSIFHWADDR needs no capability); once set, the kernel keeps it (NET_ADDR_SET).
+pub fn pin_address(rtnl: &mut Rtnl, bridge: &Bridge) -> io::Result<()> {
+    let mut message = LinkMessage::default();
+    message.header.index = bridge.index;
+    message.attributes = vec![LinkAttribute::Address(bridge.address.clone())];
+    rtnl.request(RouteNetlinkMessage::SetLink(message), NLM_F_ACK)
+        .map(drop)
+}
+
+/// Same as `ip link property add dev TAP altname NAME`. Names and alternative names share
+/// one namespace per network namespace, so a second add of NAME anywhere is EEXIST; only
+/// CAP_NET_ADMIN removes it, and it goes with the tap.
+pub fn add_altname(rtnl: &mut Rtnl, tap: u32, name: &str) -> io::Result<()> {
+    let mut message = LinkMessage::default();
+    message.header.index = tap;
+    message.attributes = vec![LinkAttribute::PropList(vec![Prop::AltIfName(name.to_owned())])];
+    let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL | NLM_F_APPEND;
+    rtnl.request(RouteNetlinkMessage::NewLinkProp(message), flags)
+        .map(drop)
+}
+
+/// The name of the link that has `altname`, for a message.
+pub fn holder_of(rtnl: &mut Rtnl, altname: &str) -> io::Result<String> {
+    let mut value = altname.as_bytes().to_vec();
+    value.push(0);
+    let mut message = LinkMessage::default();
+    message.attributes = vec![LinkAttribute::Other(DefaultNla::new(IFLA_ALT_IFNAME, value))];
+    match rtnl.request(RouteNetlinkMessage::GetLink(message), 0)? {
+        Some(RouteNetlinkMessage::NewLink(link)) => name_in(link),
+        _ => Err(unexpected("RTM_GETLINK")),
     }
 }
 
@@ -117,7 +175,10 @@ pub fn index_of(rtnl: &mut Rtnl, name: &IfName) -> io::Result<u32> {
 /// A port's name, for a message; over rtnetlink for the same reason as `index_of`. The
 /// kernel allows control characters in names, so they are escaped.
 pub fn name_of(rtnl: &mut Rtnl, index: u32) -> io::Result<String> {
-    let link = get_link(rtnl, Link::Index(index))?;
+    name_in(get_link(rtnl, Link::Index(index))?)
+}
+
+fn name_in(link: LinkMessage) -> io::Result<String> {
     let name = link
         .attributes
         .into_iter()
@@ -126,7 +187,7 @@ pub fn name_of(rtnl: &mut Rtnl, index: u32) -> io::Result<String> {
             _ => None,
         })
         .ok_or_else(|| unexpected("RTM_GETLINK (no name)"))?;
-    Ok(crate::error::escape_controls(&name))
+    Ok(crate::text::escape(&name).into_owned())
 }
 
 enum Link<'a> {

@@ -10,8 +10,8 @@ use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_R
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
-pub use fdb::{claim, ClaimError};
-pub use link::{enslave, get_bridge, index_of, manage_port, Bridge, LookupError};
+pub use fdb::{claim, reservation, ClaimError};
+pub use link::{enslave, get_bridge, index_of, manage_port, pin_address, Bridge, LookupError};
 
 /// Large enough for any single link or neighbour message.
 const RECV_BUF: usize = 32 * 1024;

@@ -15,6 +15,8 @@ const ALLOWED: &[(c_long, &str)] = &[
     (libc::SYS_socket, "AF_NETLINK only: the rtnetlink socket"),
     (libc::SYS_connect, "the rtnetlink socket connects to the kernel"),
     (libc::SYS_sendto, "rtnetlink requests; the syslog datagram"),
+    (libc::SYS_poll, "a bounded wait for room in syslog's queue"),
+    (libc::SYS_ppoll, "the same, where libc's poll() uses ppoll"),
     (libc::SYS_recvfrom, "rtnetlink answers"),
     (libc::SYS_ioctl, "TUNGETFEATURES and TUNSETIFF only"),
     (libc::SYS_getrandom, "the tap's address"),

@@ -10,7 +10,7 @@ use nix::sys::socket::{
 };
 use nix::sys::stat::{fstat, SFlag};
 
-use crate::error::Reason;
+use crate::text::Reason;
 
 /// An open, connected AF_UNIX stream socket that is not stdin, stdout or stderr.
 pub struct SocketFd {
