@@ -87,10 +87,18 @@ fn fdb_mentions(ns: &Netns, mac: &str) -> bool {
 fn check(install: Install, managed: bool, netdev_kind: &str) {
     let ns = setup(managed);
     let mac = random_mac();
-    let netdev = format!(
-        "{netdev_kind},id=n0,br=br0,helper={}",
-        helper_string(install, &mac)
+    check_with(
+        &ns,
+        install,
+        managed,
+        netdev_kind,
+        &mac,
+        &helper_string(install, &mac),
     );
+}
+
+fn check_with(ns: &Netns, install: Install, managed: bool, netdev_kind: &str, mac: &str, helper: &str) {
+    let netdev = format!("{netdev_kind},id=n0,br=br0,helper={helper}");
     let pid = qemu(&ns, install, &netdev).unwrap_or_else(|e| panic!("QEMU failed: {e}"));
 
     let taps = ns.taps();
@@ -158,6 +166,20 @@ fn filecaps_plain() {
 #[test]
 fn netdev_tap_with_helper() {
     check(Install::Setuid, true, "tap");
+}
+
+/// A helper path without a space is exec'd by QEMU directly, with no /bin/sh: a symlink
+/// named `NAME@MAC` carries the MAC in argv[0]. Without that, a managed bridge refuses
+/// the call for want of a MAC.
+#[test]
+fn a_symlink_named_after_the_mac_passes_it_without_a_shell() {
+    let ns = setup(true);
+    let mac = random_mac();
+    let link = ns.run.join(format!("vm1@{mac}"));
+    std::os::unix::fs::symlink(env().helper(Install::Setuid), &link).unwrap();
+    let helper = link.display().to_string();
+    assert!(!helper.contains(' '));
+    check_with(&ns, Install::Setuid, true, "bridge", &mac, &helper);
 }
 
 /// QEMU shows the helper's one line and fails, instead of running without a NIC.
