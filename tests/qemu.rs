@@ -99,7 +99,7 @@ fn check(install: Install, managed: bool, netdev_kind: &str) {
 
 fn check_with(ns: &Netns, install: Install, managed: bool, netdev_kind: &str, mac: &str, helper: &str) {
     let netdev = format!("{netdev_kind},id=n0,br=br0,helper={helper}");
-    let pid = qemu(&ns, install, &netdev).unwrap_or_else(|e| panic!("QEMU failed: {e}"));
+    let pid = qemu(ns, install, &netdev).unwrap_or_else(|e| panic!("QEMU failed: {e}"));
 
     let taps = ns.taps();
     assert_eq!(taps.len(), 1, "one tap: {taps:?}");
@@ -129,14 +129,14 @@ fn check_with(ns: &Netns, install: Install, managed: bool, netdev_kind: &str, ma
             port.contains("learning on") && port.contains("flood on"),
             "{port}"
         );
-        assert!(!fdb.contains(&mac), "plain bridge: no entry for {mac} in\n{fdb}");
+        assert!(!fdb.contains(mac), "plain bridge: no entry for {mac} in\n{fdb}");
     }
 
     kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
     assert!(wait_for(5.0, || !common::ns::alive(pid)), "QEMU did not exit");
     ns.untrack(pid);
     assert!(
-        wait_for(3.0, || ns.taps().is_empty() && !fdb_mentions(&ns, &mac)),
+        wait_for(3.0, || ns.taps().is_empty() && !fdb_mentions(ns, mac)),
         "tap or fdb entry left after QEMU exited: {:?}\n{}",
         ns.taps(),
         ns.bridge("fdb show br br0")
