@@ -234,6 +234,7 @@ fn format_characters_in_argv_are_escaped_in_the_log_and_on_stderr() {
         found.len(),
         found.join("\n")
     );
+    assert_eq!(ns.taps(), Vec::<String>::new(), "taps left");
 }
 
 /// Point 8: a 120 KiB argument still gives one audit line of at most 4 KiB, and stderr
@@ -268,4 +269,5 @@ fn a_huge_argument_gives_one_bounded_audit_line() {
         }
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
+    assert_eq!(ns.taps(), Vec::<String>::new(), "taps left");
 }

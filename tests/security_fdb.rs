@@ -103,6 +103,21 @@ fn assert_sticky_on(ns: &Netns, mac: &str, tap: &str) {
     );
 }
 
+/// A managed call for `mac` is refused for being another host's, and the entry the bridge
+/// learned for it stays on the uplink.
+fn refused_learned(lan: &Lan, mac: &str, learned: FdbEntry) {
+    let out = lan.managed_call(&env().alice, mac);
+    let now = lan.ns.fdb_of(mac);
+    assert!(
+        out.fd.is_none(),
+        "learned {mac} claimed (code {:?}, stderr {:?}): before {learned:?}, now {now:?}",
+        out.code,
+        out.stderr
+    );
+    out.failure(&lan.ns, &["learned the address on", "vb0"]);
+    assert_eq!(now, vec![learned], "the learned entry must stay on vb0");
+}
+
 /// Point 1: a spoofed frame from the LAN does not move the guest's entry; another guest's
 /// unicast to it all reaches the guest's fd and none leaves through the uplink.
 #[test]
@@ -154,6 +169,9 @@ fn a_sticky_entry_survives_a_spoofed_frame_from_the_lan() {
     );
     assert_eq!((count(&at_guest), count(&at_wire)), (100, 0), "{seen}");
     assert_sticky_on(&lan.ns, &mac, &tap);
+    drop((guest, other));
+    assert!(common::wait_for(3.0, || lan.ns.taps().is_empty()), "taps left");
+    assert_eq!(lan.ns.fdb_of(&mac), vec![], "entries left at the end");
 }
 
 /// Point 1, continued: after a spoofed frame, the entry still leaves with the guest's tap,
@@ -194,10 +212,7 @@ fn a_mac_learned_on_another_port_is_refused() {
     lan.source_on_lan(&mac, None);
     let learned = lan.ns.fdb_one(&mac);
     assert!(learned.dev == "vb0" && learned.learned(), "{learned:?}");
-    let out = lan.managed_call(&env().alice, &mac);
-    let now = lan.ns.fdb_of(&mac);
-    out.failure(&lan.ns, &["learned the address on", "vb0"]);
-    assert_eq!(now, vec![learned], "the learned entry must stay on vb0");
+    refused_learned(&lan, &mac, learned);
 }
 
 /// Point 2: an exact `mac` line the caller can read is the admin saying "this address is
@@ -224,10 +239,7 @@ fn a_prefix_mac_line_does_not_take_over_a_learned_mac() {
     let mac = random_mac();
     lan.source_on_lan(&mac, None);
     let learned = lan.ns.fdb_one(&mac);
-    let out = lan.managed_call(&env().alice, &mac);
-    let now = lan.ns.fdb_of(&mac);
-    out.failure(&lan.ns, &["learned the address on", "vb0"]);
-    assert_eq!(now, vec![learned], "the learned entry must stay on vb0");
+    refused_learned(&lan, &mac, learned);
 }
 
 /// Point 3: the attacker's QEMU sets its tap's address to the victim's MAC (the kernel
