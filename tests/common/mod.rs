@@ -6,7 +6,9 @@
 #![allow(dead_code, unused_imports)] // each test file uses a different part of the harness
 
 pub mod call;
+pub mod devlog;
 pub mod direct;
+pub mod fdb;
 pub mod net;
 pub mod ns;
 pub mod trace;
