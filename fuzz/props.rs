@@ -96,11 +96,15 @@ fn callers() -> [Caller; 3] {
     [
         Caller::default(),
         Caller {
+            uid: 1000,
             user: Some("alice".into()),
+            gids: vec![1000, 200],
             groups: vec!["alice".into(), "lab".into()],
         },
         Caller {
+            uid: 1001,
             user: Some("bob".into()),
+            gids: vec![1001],
             groups: vec!["bob".into()],
         },
     ]

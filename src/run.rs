@@ -10,7 +10,6 @@ use crate::audit::{Audit, DEV_LOG};
 use crate::cli::{self, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
-use crate::macrule::Caller;
 use crate::netlink::{self, Rtnl};
 use crate::policy::{self, Grant};
 use crate::sys::{privs, random, seccomp, socket::SocketFd, tun};
@@ -109,12 +108,7 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     let acl = acl::load(Path::new(acl::DEFAULT_PATH)).map_err(|source| Error::Acl { source })?;
 
     // 4. The decision.
-    let groups = if acl.names_groups() {
-        privs::group_names()
-    } else {
-        Vec::new()
-    };
-    let caller = Caller { user, groups };
+    let caller = privs::caller(user, acl.names_groups());
     let bridge_name = request.bridge;
     let grant =
         policy::authorize(&acl, &bridge_name, request.mac, &caller).map_err(|denial| Error::Authorize {

@@ -56,7 +56,9 @@ fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
     };
     let mac = mac.then(|| MacAddr::parse(MAC).unwrap());
     let alice = Caller {
+        uid: 1000,
         user: Some("alice".into()),
+        gids: vec![1000, 200],
         groups: vec!["alice".into(), "lab".into()],
     };
     match authorize(&acl, &IfName::new(bridge).unwrap(), mac, &alice) {
@@ -201,7 +203,9 @@ fn taking_a_learned_address_needs_an_exact_line() {
         ("allow br0\nmanaged br0\nmac br1 52:54:00:12:34:56\n", false),
     ];
     let alice = Caller {
+        uid: 1000,
         user: Some("alice".into()),
+        gids: vec![1000],
         groups: vec![],
     };
     for (text, want) in cases {

@@ -4,7 +4,9 @@
 
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::prctl;
-use nix::unistd::{geteuid, getgid, getgroups, getuid, setresgid, setresuid, Group, User};
+use nix::unistd::{geteuid, getgid, getgroups, getuid, setresgid, setresuid, Gid, Group, User};
+
+use crate::macrule::Caller;
 
 const NET_ADMIN: Capability = Capability::CAP_NET_ADMIN;
 
@@ -49,17 +51,37 @@ pub fn drop_all() -> Result<(), String> {
 }
 
 /// The caller's user name, for the audit log and `mac user=` lines; looked up as the
-/// caller, after the drop.
+/// caller, after the drop, through every NSS source the host configures. `None` when no
+/// source knows the uid (or one fails): such a caller matches `user=#UID` lines only.
 pub fn user_name() -> Option<String> {
     User::from_uid(getuid()).ok().flatten().map(|u| u.name)
 }
 
-/// The caller's group names, for `mac group=` lines only (an NSS walk otherwise wasted).
-pub fn group_names() -> Vec<String> {
-    let mut gids = getgroups().unwrap_or_default();
-    gids.push(getgid());
-    gids.into_iter()
-        .filter_map(|g| Group::from_gid(g).ok().flatten())
-        .map(|g| g.name)
-        .collect()
+/// The caller as `mac` lines see it. `user` is [`user_name`]'s answer, already looked up
+/// for the audit log. The gids cost one system call; their names cost an NSS lookup each
+/// (a directory server, perhaps), so they are looked up only if `group_names` (a
+/// `group=NAME` line exists). A gid that no source knows just has no name.
+pub fn caller(user: Option<String>, group_names: bool) -> Caller {
+    let mut gids: Vec<u32> = getgroups()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Gid::as_raw)
+        .collect();
+    gids.push(getgid().as_raw());
+    gids.sort_unstable();
+    gids.dedup();
+    let groups = if group_names {
+        gids.iter()
+            .filter_map(|&g| Group::from_gid(Gid::from_raw(g)).ok().flatten())
+            .map(|g| g.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Caller {
+        uid: getuid().as_raw(),
+        user,
+        gids,
+        groups,
+    }
 }
