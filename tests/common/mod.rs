@@ -11,6 +11,7 @@ pub mod direct;
 pub mod fdb;
 pub mod net;
 pub mod ns;
+pub mod nss;
 pub mod trace;
 
 pub use call::{call, Call, Outcome};
