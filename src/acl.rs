@@ -23,7 +23,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
-use crate::macrule::{MacRule, Scope};
+mod mac_rule;
+
+pub use mac_rule::{Caller, MacRule, Scope};
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
 /// qemu-bridge-helper reads lines with fgets() into 4096 bytes, NUL included.
@@ -46,6 +48,16 @@ pub enum Target {
     Name(IfName),
 }
 
+impl Target {
+    /// Whether a line with this target is about `bridge`: the one place a name is matched.
+    pub fn names(&self, bridge: &IfName) -> bool {
+        match self {
+            Self::All => true,
+            Self::Name(name) => name == bridge,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub verb: Verb,
@@ -66,13 +78,9 @@ impl Acl {
 
     /// Whether any `verb` line names `bridge` or `all`; order does not matter.
     pub fn matches(&self, verb: Verb, bridge: &IfName) -> bool {
-        self.rules.iter().any(|r| {
-            r.verb == verb
-                && match &r.target {
-                    Target::All => true,
-                    Target::Name(name) => name == bridge,
-                }
-        })
+        self.rules
+            .iter()
+            .any(|r| r.verb == verb && r.target.names(bridge))
     }
 }
 
@@ -87,23 +95,6 @@ pub enum Error {
         line: usize,
         reason: LineError,
     },
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Read { path, source } => {
-                write!(f, "failed to read acl file {}: {source}", path.display())
-            }
-            Self::Parse { path, line, reason } => {
-                write!(
-                    f,
-                    "failed to parse acl file {} line {line}: {reason}",
-                    path.display()
-                )
-            }
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -172,15 +163,11 @@ impl fmt::Display for LineError {
     }
 }
 
-/// Reads `path` and its includes with the calling process's permissions, honouring
-/// only files that no one but root could have written.
-pub fn load(path: &Path) -> Result<Acl, Error> {
-    load_with(path, &crate::sys::trusted::read)
-}
-
 pub type Reader<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, ReadError>;
 
-/// [`load`] with the file system abstracted, for tests.
+/// Reads `path` and its includes through `read`: in `run`, `sys::trusted::read`, which
+/// reads with the calling process's permissions and honours only files that no one but
+/// root could have written; in the tests, a table.
 pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
     let text = read(path).map_err(|source| Error::Read {
         path: path.to_owned(),

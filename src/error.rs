@@ -1,25 +1,56 @@
-//! One variant per step of `run`, each printing `failed to <step> <object>: <reason>`.
+//! Every message: one variant per failing step, each printing
+//! `failed to <step> <object>: <reason>`, with a typed source. The wording lives here
+//! alone; the sources' own `Display` says only the reason.
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io;
 
-use crate::text::Reason;
+use caps::errors::CapsError;
+use caps::{CapSet, Capability};
+use nix::errno::Errno;
+use nix::unistd::{Gid, Uid};
 
+use crate::acl;
 use crate::cli::ArgError;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
+use crate::netlink::{ClaimError, LookupError};
 use crate::policy::Denial;
+use crate::sys::privs::PrivsError;
+use crate::sys::seccomp::SeccompError;
 use crate::sys::socket::SocketError;
-use crate::{acl, netlink};
+use crate::text::Reason;
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     OpenTun {
         source: io::Error,
     },
-    DropPrivileges {
-        reason: String,
+    BoundingSet {
+        cap: Capability,
+        source: CapsError,
+    },
+    KeepCaps {
+        source: Errno,
+    },
+    SetResGid {
+        gid: Gid,
+        source: Errno,
+    },
+    SetResUid {
+        uid: Uid,
+        source: Errno,
+    },
+    Capset {
+        set: CapSet,
+        source: CapsError,
+    },
+    NoNewPrivs {
+        source: Errno,
+    },
+    Dumpable {
+        source: Errno,
     },
     Args {
         source: ArgError,
@@ -35,21 +66,28 @@ pub enum Error {
         bridge: IfName,
         denial: Denial,
     },
-    Confine {
-        reason: String,
+    Seccomp {
+        source: SeccompError,
     },
     OpenNetlink {
         source: io::Error,
     },
     LookUpBridge {
         bridge: IfName,
-        source: netlink::LookupError,
+        source: LookupError,
     },
     CreateTap {
         source: io::Error,
     },
+    TapIndex {
+        tap: IfName,
+        source: io::Error,
+    },
     PinAddress {
         bridge: IfName,
+        source: io::Error,
+    },
+    TapAddress {
         source: io::Error,
     },
     Enslave {
@@ -60,15 +98,12 @@ pub enum Error {
     AddFdb {
         mac: MacAddr,
         tap: IfName,
-        source: netlink::ClaimError,
+        source: ClaimError,
     },
-    ManagePort {
+    SetPort {
         tap: IfName,
         locked: bool,
         source: io::Error,
-    },
-    DropCapabilities {
-        reason: String,
     },
     SendFd {
         tap: IfName,
@@ -77,19 +112,43 @@ pub enum Error {
     },
 }
 
+/// Each call of the privilege drop is a step of its own.
+impl From<PrivsError> for Error {
+    fn from(e: PrivsError) -> Self {
+        match e {
+            PrivsError::BoundingSet(cap, source) => Self::BoundingSet { cap, source },
+            PrivsError::KeepCaps(source) => Self::KeepCaps { source },
+            PrivsError::SetResGid(gid, source) => Self::SetResGid { gid, source },
+            PrivsError::SetResUid(uid, source) => Self::SetResUid { uid, source },
+            PrivsError::Capset(set, source) => Self::Capset { set, source },
+            PrivsError::NoNewPrivs(source) => Self::NoNewPrivs { source },
+            PrivsError::Dumpable(source) => Self::Dumpable { source },
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::OpenTun { source } => write!(f, "failed to open /dev/net/tun: {}", Reason(source)),
-            Self::DropPrivileges { reason } => write!(f, "failed to drop privileges: {reason}"),
+            Self::BoundingSet { cap, source } => {
+                write!(f, "failed to drop {cap} from the bounding set: {source}")
+            }
+            Self::KeepCaps { source } => write!(f, "failed to set PR_SET_KEEPCAPS: {}", source.desc()),
+            Self::SetResGid { gid, source } => write!(f, "failed to setresgid to {gid}: {}", source.desc()),
+            Self::SetResUid { uid, source } => write!(f, "failed to setresuid to {uid}: {}", source.desc()),
+            Self::Capset { set, source } => write!(f, "failed to set the {set:?} capabilities: {source}"),
+            Self::NoNewPrivs { source } => write!(f, "failed to set PR_SET_NO_NEW_PRIVS: {}", source.desc()),
+            Self::Dumpable { source } => write!(f, "failed to clear PR_SET_DUMPABLE: {}", source.desc()),
             Self::Args { source } => write!(f, "failed to parse arguments: {source}"),
             Self::CheckSocket { fd, source } => write!(f, "failed to check socket fd {fd}: {source}"),
             Self::Acl { source } => source.fmt(f),
             Self::Authorize { bridge, denial } => write!(f, "failed to authorize bridge {bridge}: {denial}"),
-            Self::Confine { reason } => write!(f, "failed to install seccomp filter: {reason}"),
+            Self::Seccomp { source } => write!(f, "failed to install seccomp filter: {source}"),
             Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),
             Self::LookUpBridge { bridge, source } => write!(f, "failed to look up bridge {bridge}: {source}"),
             Self::CreateTap { source } => write!(f, "failed to create tap: {}", Reason(source)),
+            Self::TapIndex { tap, source } => write!(f, "failed to look up {tap}: {}", Reason(source)),
             Self::PinAddress { bridge, source } => {
                 write!(
                     f,
@@ -97,13 +156,14 @@ impl fmt::Display for Error {
                     Reason(source)
                 )
             }
+            Self::TapAddress { source } => write!(f, "failed to make a tap address: {}", Reason(source)),
             Self::Enslave { tap, bridge, source } => {
                 write!(f, "failed to add {tap} to bridge {bridge}: {}", Reason(source))
             }
             Self::AddFdb { mac, tap, source } => {
                 write!(f, "failed to add fdb entry {mac} on {tap}: {source}")
             }
-            Self::ManagePort { tap, locked, source } => {
+            Self::SetPort { tap, locked, source } => {
                 let lock = if *locked { ", locked on" } else { "" };
                 write!(
                     f,
@@ -111,10 +171,34 @@ impl fmt::Display for Error {
                     Reason(source)
                 )
             }
-            Self::DropCapabilities { reason } => write!(f, "failed to drop CAP_NET_ADMIN: {reason}"),
             Self::SendFd { tap, fd, source } => {
                 write!(f, "failed to send {tap} to fd {fd}: {}", Reason(source))
             }
+        }
+    }
+}
+
+/// The ACL's two steps: reading a file, parsing a line.
+impl fmt::Display for acl::Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { path, source } => write!(f, "failed to read acl file {}: {source}", path.display()),
+            Self::Parse { path, line, reason } => {
+                write!(
+                    f,
+                    "failed to parse acl file {} line {line}: {reason}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for SeccompError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Build(e) => write!(f, "building it: {e}"),
+            Self::Install(e) => write!(f, "{e}"),
         }
     }
 }

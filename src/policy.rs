@@ -4,10 +4,10 @@
 
 use std::fmt;
 
+use crate::acl::Caller;
 use crate::acl::{Acl, Verb};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
-use crate::macrule::Caller;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {

@@ -176,7 +176,7 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
         Fault {
             inject: "sendto:error=EIO:when=2:syscall=getpid",
             request: "RTM_GETLINK",
-            expect: &["fdb-bridge-helper: failed to create tap: Input/output error"],
+            expect: &["fdb-bridge-helper: failed to look up tap", ": Input/output error"],
             delete_bridge: false,
         },
         Fault {

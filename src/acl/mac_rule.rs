@@ -8,7 +8,7 @@
 //! not any NSS source has a name for it (container uids, a directory that is down).
 #![forbid(unsafe_code)]
 
-use crate::acl::{parse_target, LineError, Target};
+use super::{parse_target, LineError, Target};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 
@@ -75,10 +75,7 @@ impl MacRule {
     }
 
     pub fn names(&self, bridge: &IfName) -> bool {
-        match &self.bridge {
-            Target::All => true,
-            Target::Name(name) => name == bridge,
-        }
+        self.bridge.names(bridge)
     }
 
     /// Whether the line names one whole address (an admin's explicit assignment), not a
