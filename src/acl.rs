@@ -1,4 +1,4 @@
-//! Step 3: the ACL file, parsed exactly as qemu-bridge-helper parses it, plus `managed`.
+//! The ACL file, parsed exactly as qemu-bridge-helper parses it, plus `managed`.
 //!
 //! qemu-bridge-helper's rules, kept on purpose because admins' files rely on them:
 //! leading whitespace and `#` lines are skipped; the directive ends at the first space

@@ -1,4 +1,4 @@
-//! Step 2: argv, exactly as QEMU and libvirt pass it, validated into types.
+//! argv, exactly as QEMU and libvirt pass it, validated into types.
 #![forbid(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};

@@ -1,4 +1,4 @@
-//! Step 4: the decision. Default deny; access needs a matching `allow` and no matching
+//! The decision. Default deny; access needs a matching `allow` and no matching
 //! `deny` (deny always wins); `managed` changes what is done, never who may do it.
 #![forbid(unsafe_code)]
 

@@ -1,4 +1,4 @@
-//! Steps 6 and 7 over rtnetlink: netlink-packet-route messages on a plain, blocking
+//! rtnetlink: netlink-packet-route messages on a plain, blocking
 //! netlink-sys socket, one request and one answer at a time.
 
 mod build;

@@ -1,4 +1,4 @@
-//! Steps 1 and 8: from setuid-root (or `cap_net_admin+ep`) down to the caller holding
+//! From setuid-root (or `cap_net_admin+ep`) down to the caller holding
 //! CAP_NET_ADMIN alone, and later down to nothing.
 #![forbid(unsafe_code)]
 
@@ -58,7 +58,7 @@ fn become_caller() -> Result<(), PrivsError> {
     prctl::set_keepcaps(false).map_err(PrivsError::KeepCaps)
 }
 
-/// Step 8: the fd is sent, and the process exits, holding no capability at all.
+/// Before the fd is sent: the process exits holding no capability at all.
 pub(crate) fn drop_all() -> Result<(), PrivsError> {
     set(CapSet::Effective, &CapsHashSet::new())?;
     set(CapSet::Permitted, &CapsHashSet::new())

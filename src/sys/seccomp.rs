@@ -22,8 +22,8 @@ const ALLOWED: &[(c_long, &str)] = &[
     (libc::SYS_ioctl, "TUNGETFEATURES and TUNSETIFF only"),
     (libc::SYS_getrandom, "the tap's address"),
     (libc::SYS_capget, "the caps crate reads before it sets"),
-    (libc::SYS_capset, "step 8 drops CAP_NET_ADMIN"),
-    (libc::SYS_sendmsg, "step 8 sends the tap fd"),
+    (libc::SYS_capset, "the last drop of CAP_NET_ADMIN"),
+    (libc::SYS_sendmsg, "sending the tap fd"),
     (
         libc::SYS_write,
         "the error line on stderr; syslog over a stream socket",
@@ -61,7 +61,7 @@ pub(crate) enum SeccompError {
     Install(seccompiler::Error),
 }
 
-/// Installs the filter on this (the only) thread. Needs no_new_privs, set in step 1.
+/// Installs the filter on this (the only) thread. Needs no_new_privs, set by the privilege drop.
 pub(crate) fn confine() -> Result<(), SeccompError> {
     let program = program().map_err(SeccompError::Build)?;
     seccompiler::apply_filter(&program).map_err(SeccompError::Install)

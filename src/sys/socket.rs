@@ -70,7 +70,7 @@ impl SocketFd {
         Ok(Self { fd })
     }
 
-    /// Step 8: one data byte carrying the tap fd in SCM_RIGHTS, as QEMU's recv_fd() expects.
+    /// One data byte carrying the tap fd in SCM_RIGHTS, as QEMU's recv_fd() expects.
     /// MSG_NOSIGNAL: a vanished peer is an error message, not a SIGPIPE.
     pub fn send(&self, tap: BorrowedFd<'_>) -> io::Result<()> {
         let fds = [tap.as_raw_fd()];
