@@ -17,12 +17,10 @@ use std::io;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
 
-use fdb_bridge_helper::acl::{self, Acl, ReadError, Target, Verb};
-use fdb_bridge_helper::cli::{self, Command};
-use fdb_bridge_helper::ifname::IfName;
-use fdb_bridge_helper::mac::MacAddr;
-use fdb_bridge_helper::macrule::Caller;
-use fdb_bridge_helper::policy::{self, Denial, Grant};
+use fdb_bridge_helper::fuzzing::acl::{self, Acl, Caller, ReadError, Verb};
+use fdb_bridge_helper::fuzzing::cli::{self, Command};
+use fdb_bridge_helper::fuzzing::policy::{self, Denial, Grant};
+use fdb_bridge_helper::fuzzing::{IfName, MacAddr};
 
 pub const ACL_SEPARATOR: &[u8] = b"\n%%\n";
 pub const ACL_PATHS: [&str; 4] = [acl::DEFAULT_PATH, "/i1", "/i2", "/i3"];
@@ -96,11 +94,15 @@ fn callers() -> [Caller; 3] {
     [
         Caller::default(),
         Caller {
+            uid: 1000,
             user: Some("alice".into()),
+            gids: vec![1000, 200],
             groups: vec!["alice".into(), "lab".into()],
         },
         Caller {
+            uid: 1001,
             user: Some("bob".into()),
+            gids: vec![1001],
             groups: vec!["bob".into()],
         },
     ]
@@ -117,13 +119,7 @@ fn macs() -> [Option<MacAddr>; 3] {
 /// Whether a rule of `acl` with `verb` names `bridge` or `all`, by looking at the rules
 /// (not through `Acl::matches`, which `authorize` itself uses).
 fn has_rule(acl: &Acl, verb: Verb, bridge: &IfName) -> bool {
-    acl.rules.iter().any(|r| {
-        r.verb == verb
-            && match &r.target {
-                Target::All => true,
-                Target::Name(name) => name.as_str() == bridge.as_str(),
-            }
-    })
+    acl.matches(verb, bridge)
 }
 
 /// g_ascii_isspace(), as the ACL parser trims.
@@ -254,6 +250,7 @@ pub fn check_acl(data: &[u8]) {
                     Ok(Grant::Managed {
                         mac: granted,
                         locked: lock,
+                        ..
                     }) => {
                         assert!(managed || locked, "unmanaged bridge granted managed: {}", case());
                         assert_eq!(Some(granted), mac, "granted another MAC: {}", case());

@@ -1,4 +1,4 @@
-//! Step 3: the ACL, parsed exactly as qemu-bridge-helper parses it, plus our lines.
+//! The ACL, parsed exactly as qemu-bridge-helper parses it, plus our lines.
 //!
 //! Two top files form one ACL: bridge.conf, which qemu-bridge-helper reads too (QEMU still
 //! runs it whenever `helper=` is omitted, and it refuses our lines), then ours,
@@ -28,7 +28,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
-use crate::macrule::{MacRule, Scope};
+mod mac_rule;
+
+pub use mac_rule::{Caller, MacRule, Scope};
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
 /// Read by us alone, after [`DEFAULT_PATH`]: where `managed`, `locked` and `mac` lines go.
@@ -53,6 +55,16 @@ pub enum Target {
     Name(IfName),
 }
 
+impl Target {
+    /// Whether a line with this target is about `bridge`: the one place a name is matched.
+    pub fn names(&self, bridge: &IfName) -> bool {
+        match self {
+            Self::All => true,
+            Self::Name(name) => name == bridge,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub verb: Verb,
@@ -73,13 +85,9 @@ impl Acl {
 
     /// Whether any `verb` line names `bridge` or `all`; order does not matter.
     pub fn matches(&self, verb: Verb, bridge: &IfName) -> bool {
-        self.rules.iter().any(|r| {
-            r.verb == verb
-                && match &r.target {
-                    Target::All => true,
-                    Target::Name(name) => name == bridge,
-                }
-        })
+        self.rules
+            .iter()
+            .any(|r| r.verb == verb && r.target.names(bridge))
     }
 }
 
@@ -96,23 +104,6 @@ pub enum Error {
     },
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Read { path, source } => {
-                write!(f, "failed to read acl file {}: {source}", path.display())
-            }
-            Self::Parse { path, line, reason } => {
-                write!(
-                    f,
-                    "failed to parse acl file {} line {line}: {reason}",
-                    path.display()
-                )
-            }
-        }
-    }
-}
-
 #[derive(Debug)]
 pub enum ReadError {
     /// The caller cannot read it: fatal for the top file, an include is skipped.
@@ -124,7 +115,7 @@ pub enum ReadError {
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => crate::error::Reason(e).fmt(f),
+            Self::Io(e) => crate::text::Reason(e).fmt(f),
             Self::Untrusted(why) => write!(f, "not trusted: it {why}"),
         }
     }
@@ -179,22 +170,19 @@ impl fmt::Display for LineError {
     }
 }
 
-/// Reads `top`, then `ours` unless it does not exist, each with its includes, with the
-/// calling process's permissions, honouring only files no one but root could have written.
-pub fn load(top: &Path, ours: &Path) -> Result<Acl, Error> {
-    load_both_with(top, ours, &crate::sys::trusted::read)
-}
-
 pub type Reader<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, ReadError>;
 
-/// One top file and its includes, with the file system abstracted, for tests.
+/// Reads one top file, `path`, and its includes through `read` (the fuzzer's in-memory files).
 pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
     let mut parser = Parser::new(read);
     parser.top(path, false)?;
     Ok(parser.acl)
 }
 
-/// [`load`] with the file system abstracted, for tests.
+/// Reads `top`, then `ours` unless it does not exist, each with its includes, through
+/// `read`: in `run`, `sys::trusted::read`, which reads with the calling process's
+/// permissions and honours only files that no one but root could have written; in the
+/// tests, a table.
 pub fn load_both_with(top: &Path, ours: &Path, read: Reader<'_>) -> Result<Acl, Error> {
     let mut parser = Parser::new(read);
     parser.top(top, false)?;

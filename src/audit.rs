@@ -1,17 +1,23 @@
-//! The audit log: one line per request to syslog, facility authpriv, granted or refused.
+//! The audit log's line: one per request, facility authpriv, granted or refused. Pure;
+//! `sys::syslog` sends it.
 #![forbid(unsafe_code)]
 
-use std::fmt::Write;
+use std::fmt::Write as _;
 
-use nix::unistd::getuid;
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use syslog::{Facility, Formatter3164, LogFormat, Severity};
 
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
+use crate::text::{clip, escape, shown};
+
+/// Bounds per field and per line: a refusal can quote 128 KiB of argv.
+const MAX_USER: usize = 64;
+const MAX_REASON: usize = 1024;
+const MAX_LINE: usize = 3072;
 
 /// What is known of the request so far; `run` fills it in step by step.
 #[derive(Debug, Default)]
-pub struct Fields {
+pub(crate) struct Fields {
     pub uid: u32,
     pub user: Option<String>,
     pub bridge: Option<IfName>,
@@ -20,50 +26,33 @@ pub struct Fields {
     pub tap: Option<IfName>,
 }
 
-pub struct Audit {
-    logger: Option<Logger<LoggerBackend, Formatter3164>>,
-    pub fields: Fields,
+/// The line as syslog wants it (RFC 3164 framing), severity notice when granted and
+/// warning when refused.
+pub(crate) fn datagram(fields: &Fields, refusal: Option<&str>) -> Vec<u8> {
+    let severity = match refusal {
+        None => Severity::LOG_NOTICE,
+        Some(_) => Severity::LOG_WARNING,
+    };
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_AUTHPRIV,
+        hostname: None,
+        process: "fdb-bridge-helper".into(),
+        pid: std::process::id(),
+    };
+    let mut bytes = Vec::with_capacity(256);
+    // Writing into a Vec cannot fail; the crate's timestamp is UTC on unix.
+    let _ = formatter.format(&mut bytes, severity, line(fields, refusal));
+    bytes
 }
 
-impl Audit {
-    /// Called once privileges are dropped; a missing /dev/log only means that nothing is
-    /// logged.
-    pub fn open(user: Option<String>) -> Self {
-        let formatter = Formatter3164 {
-            facility: Facility::LOG_AUTHPRIV,
-            hostname: None,
-            process: "fdb-bridge-helper".into(),
-            pid: std::process::id(),
-        };
-        let fields = Fields {
-            uid: getuid().as_raw(),
-            user,
-            ..Fields::default()
-        };
-        Self {
-            logger: syslog::unix(formatter).ok(),
-            fields,
-        }
-    }
-
-    /// Logs the verdict; a failing syslog never changes the outcome.
-    pub fn record(self, refusal: Option<&str>) {
-        let Some(mut logger) = self.logger else { return };
-        let text = line(&self.fields, refusal);
-        let _ = match refusal {
-            None => logger.notice(text),
-            Some(_) => logger.warning(text),
-        };
-    }
-}
-
-/// One line, `key=value` pairs; every control character escaped, so that nothing a
-/// caller puts in argv can forge a second log line or a terminal sequence.
-pub fn line(fields: &Fields, refusal: Option<&str>) -> String {
+/// One line, `key=value` pairs, bounded; every unprintable character escaped, so that
+/// nothing a caller puts in argv can forge a second line, reorder what is shown or make
+/// the line too long to be written.
+pub(crate) fn line(fields: &Fields, refusal: Option<&str>) -> String {
     let mut out = format!(
         "uid={} user={}",
         fields.uid,
-        fields.user.as_deref().unwrap_or("?")
+        fields.user.as_deref().map_or("?".into(), |u| shown(u, MAX_USER))
     );
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let _ = write!(
@@ -78,54 +67,11 @@ pub fn line(fields: &Fields, refusal: Option<&str>) -> String {
     match refusal {
         None => out.push_str(" verdict=granted"),
         Some(reason) => {
-            let _ = write!(out, " verdict=refused reason={reason:?}");
+            let _ = write!(out, " verdict=refused reason={:?}", clip(reason, MAX_REASON));
         }
     }
-    crate::error::escape_controls(&out)
+    clip(&escape(&out), MAX_LINE).into_owned()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table() {
-        let full = Fields {
-            uid: 1000,
-            user: Some("alice".into()),
-            bridge: Some(IfName::new("br0").unwrap()),
-            mac: Some(MacAddr::parse("52:54:00:12:34:56").unwrap()),
-            managed: Some(true),
-            tap: Some(IfName::new("tap3").unwrap()),
-        };
-        let early = Fields {
-            uid: 1001,
-            user: Some("bo\nb".into()),
-            ..Fields::default()
-        };
-        let cases: &[(&Fields, Option<&str>, &str)] = &[
-            (
-                &full,
-                None,
-                "uid=1000 user=alice bridge=br0 tap=tap3 mac=52:54:00:12:34:56 mode=managed verdict=granted",
-            ),
-            (
-                &full,
-                Some("failed to authorize bridge br0: access denied by acl file"),
-                "uid=1000 user=alice bridge=br0 tap=tap3 mac=52:54:00:12:34:56 mode=managed verdict=refused \
-                 reason=\"failed to authorize bridge br0: access denied by acl file\"",
-            ),
-            (
-                &early,
-                Some("unknown argument \"--x\u{1b}[2J\nuid=0\""),
-                "uid=1001 user=bo\\nb bridge=- tap=- mac=- mode=- verdict=refused \
-                 reason=\"unknown argument \\\"--x\\u{1b}[2J\\nuid=0\\\"\"",
-            ),
-        ];
-        for (fields, refusal, want) in cases {
-            let got = line(fields, *refusal);
-            assert_eq!(got, *want);
-            assert!(!got.chars().any(char::is_control), "{got:?}");
-        }
-    }
-}
+mod tests;

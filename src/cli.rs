@@ -1,11 +1,16 @@
-//! Step 2: argv, exactly as QEMU and libvirt pass it, validated into types.
+//! argv, exactly as QEMU and libvirt pass it, validated into types.
 #![forbid(unsafe_code)]
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 
 use crate::ifname::{IfName, IfNameError};
 use crate::mac::{MacAddr, MacError};
+use crate::text::clip;
+
+/// How much of an argument a message echoes: enough to recognise it, never unbounded.
+const ECHO: usize = 256;
 
 pub const USAGE: &str = "\
 usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC]
@@ -54,6 +59,7 @@ pub enum ArgError {
     Bridge(String, IfNameError),
     Fd(String),
     Mac(String, MacError),
+    ProgramName(String, MacError),
 }
 
 impl fmt::Display for ArgError {
@@ -61,11 +67,22 @@ impl fmt::Display for ArgError {
         match self {
             Self::Missing(opt) => write!(f, "missing {opt} (see --help)"),
             Self::Duplicate(opt) => write!(f, "duplicate {opt}"),
-            Self::Unknown(arg) => write!(f, "unknown argument {arg:?} (see --help)"),
+            Self::Unknown(arg) => write!(f, "unknown argument {:?} (see --help)", clip(arg, ECHO)),
             Self::Alone(opt) => write!(f, "{opt} takes no other arguments"),
-            Self::Bridge(name, why) => write!(f, "invalid bridge name {name:?}: {why}"),
-            Self::Fd(text) => write!(f, "invalid --fd {text:?}: expected a decimal fd number"),
-            Self::Mac(text, why) => write!(f, "invalid --mac {text:?}: {why}"),
+            Self::Bridge(name, why) => write!(f, "invalid bridge name {:?}: {why}", clip(name, ECHO)),
+            Self::Fd(text) => write!(
+                f,
+                "invalid --fd {:?}: expected a decimal fd number",
+                clip(text, ECHO)
+            ),
+            Self::Mac(text, why) => write!(f, "invalid --mac {:?}: {why}", clip(text, ECHO)),
+            Self::ProgramName(name, why) => {
+                write!(
+                    f,
+                    "invalid MAC after `@` in the program name {:?}: {why}",
+                    clip(name, ECHO)
+                )
+            }
         }
     }
 }
@@ -109,6 +126,41 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
         use_vnet: use_vnet.unwrap_or(false),
         mac,
     }))
+}
+
+/// [`parse`], plus the MAC that the program's own name may carry: QEMU runs a helper path
+/// without a space directly, with no shell, so a symlink to this binary named
+/// `NAME@52:54:00:12:34:56` passes the guest's MAC as `--mac` would. argv[0] is the
+/// caller's to choose in any case, so it is validated like any other argument.
+pub fn parse_invocation<I: IntoIterator<Item = OsString>>(
+    argv0: Option<&OsStr>,
+    args: I,
+) -> Result<Command, ArgError> {
+    let command = parse(args)?;
+    let Some(mac) = argv0.map(mac_in_program_name).transpose()?.flatten() else {
+        return Ok(command);
+    };
+    match command {
+        Command::Attach(Request { mac: Some(_), .. }) => Err(ArgError::Duplicate("--mac")),
+        Command::Attach(request) => Ok(Command::Attach(Request {
+            mac: Some(mac),
+            ..request
+        })),
+        other => Ok(other),
+    }
+}
+
+/// The MAC after the last `@` of argv[0]'s file name, if it has one.
+fn mac_in_program_name(argv0: &OsStr) -> Result<Option<MacAddr>, ArgError> {
+    let bytes = argv0.as_bytes();
+    let name = &bytes[bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..];
+    let Some(at) = name.iter().rposition(|&b| b == b'@') else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&name[at + 1..]);
+    MacAddr::parse(&text)
+        .map(Some)
+        .map_err(|why| ArgError::ProgramName(String::from_utf8_lossy(name).into_owned(), why))
 }
 
 fn set_once<T>(slot: &mut Option<T>, opt: &'static str, value: T) -> Result<(), ArgError> {
@@ -211,6 +263,66 @@ mod tests {
         for (args, want) in cases {
             assert_eq!(run(args), want, "{args:?}");
         }
+    }
+
+    #[test]
+    fn program_name_table() {
+        let mac = "52:54:00:12:34:56";
+        let args = ["--br=br0", "--fd=3"];
+        let cases: &[(&str, &[&str], Result<Command, ArgError>)] = &[
+            (
+                "/usr/libexec/fdb-bridge-helper",
+                &args,
+                Ok(attach("br0", 3, false, None)),
+            ),
+            (
+                "/run/vm1@52:54:00:12:34:56",
+                &args,
+                Ok(attach("br0", 3, false, Some(mac))),
+            ),
+            (
+                "vm1@52:54:00:12:34:56",
+                &args,
+                Ok(attach("br0", 3, false, Some(mac))),
+            ),
+            ("/a@b/fdb-bridge-helper", &args, Ok(attach("br0", 3, false, None))),
+            (
+                "/run/x@y@52:54:00:12:34:56",
+                &args,
+                Ok(attach("br0", 3, false, Some(mac))),
+            ),
+            (
+                "/run/vm1@52:54:00:12:34:56",
+                &["--br=br0", "--fd=3", "--mac=52:54:00:12:34:56"],
+                Err(ArgError::Duplicate("--mac")),
+            ),
+            (
+                "/run/vm1@ff:ff:ff:ff:ff:ff",
+                &args,
+                Err(ArgError::ProgramName(
+                    "vm1@ff:ff:ff:ff:ff:ff".into(),
+                    MacError::Multicast,
+                )),
+            ),
+            (
+                "/run/vm1@",
+                &args,
+                Err(ArgError::ProgramName("vm1@".into(), MacError::Syntax)),
+            ),
+            ("/run/vm1@52:54:00:12:34:56", &["--help"], Ok(Command::Help)),
+        ];
+        for (argv0, args, want) in cases {
+            let got = parse_invocation(Some(OsStr::new(argv0)), args.iter().map(OsString::from));
+            assert_eq!(got, *want, "{argv0} {args:?}");
+        }
+    }
+
+    #[test]
+    fn echoed_arguments_are_bounded() {
+        let huge = format!("--{}", "\u{202e}".repeat(40_000));
+        let text = run(&["--br=br0", "--fd=3", &huge]).unwrap_err().to_string();
+        assert!(text.len() < 2048, "{}", text.len());
+        assert!(text.chars().all(crate::text::is_printable));
     }
 
     #[test]

@@ -1,23 +1,56 @@
-//! One variant per step of `run`, each printing `failed to <step> <object>: <reason>`.
+//! Every message: one variant per failing step, each printing
+//! `failed to <step> <object>: <reason>`, with a typed source. The wording lives here
+//! alone; the sources' own `Display` says only the reason.
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io;
 
+use caps::errors::CapsError;
+use caps::{CapSet, Capability};
+use nix::errno::Errno;
+use nix::unistd::{Gid, Uid};
+
+use crate::acl;
 use crate::cli::ArgError;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
+use crate::netlink::{ClaimError, LookupError};
 use crate::policy::Denial;
+use crate::sys::privs::PrivsError;
+use crate::sys::seccomp::SeccompError;
 use crate::sys::socket::SocketError;
-use crate::{acl, netlink};
+use crate::text::Reason;
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     OpenTun {
         source: io::Error,
     },
-    DropPrivileges {
-        reason: String,
+    BoundingSet {
+        cap: Capability,
+        source: CapsError,
+    },
+    KeepCaps {
+        source: Errno,
+    },
+    SetResGid {
+        gid: Gid,
+        source: Errno,
+    },
+    SetResUid {
+        uid: Uid,
+        source: Errno,
+    },
+    Capset {
+        set: CapSet,
+        source: CapsError,
+    },
+    NoNewPrivs {
+        source: Errno,
+    },
+    Dumpable {
+        source: Errno,
     },
     Args {
         source: ArgError,
@@ -33,17 +66,28 @@ pub enum Error {
         bridge: IfName,
         denial: Denial,
     },
-    Confine {
-        reason: String,
+    Seccomp {
+        source: SeccompError,
     },
     OpenNetlink {
         source: io::Error,
     },
     LookUpBridge {
         bridge: IfName,
-        source: netlink::LookupError,
+        source: LookupError,
     },
     CreateTap {
+        source: io::Error,
+    },
+    TapIndex {
+        tap: IfName,
+        source: io::Error,
+    },
+    PinAddress {
+        bridge: IfName,
+        source: io::Error,
+    },
+    TapAddress {
         source: io::Error,
     },
     Enslave {
@@ -54,15 +98,12 @@ pub enum Error {
     AddFdb {
         mac: MacAddr,
         tap: IfName,
-        source: netlink::ClaimError,
+        source: ClaimError,
     },
-    ManagePort {
+    SetPort {
         tap: IfName,
         locked: bool,
         source: io::Error,
-    },
-    DropCapabilities {
-        reason: String,
     },
     SendFd {
         tap: IfName,
@@ -71,29 +112,17 @@ pub enum Error {
     },
 }
 
-/// `text` with every control character escaped (`\n`, `\u{1b}`), for text from outside
-/// (argv, the kernel's interface names) on its way to a terminal or a log line.
-pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// An io::Error as strerror() says it, without std's " (os error N)".
-pub struct Reason<'a>(pub &'a io::Error);
-
-impl fmt::Display for Reason<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.0.to_string();
-        match (self.0.raw_os_error(), text.rfind(" (os error ")) {
-            (Some(_), Some(end)) => f.write_str(&text[..end]),
-            _ => f.write_str(&text),
+/// Each call of the privilege drop is a step of its own.
+impl From<PrivsError> for Error {
+    fn from(e: PrivsError) -> Self {
+        match e {
+            PrivsError::BoundingSet(cap, source) => Self::BoundingSet { cap, source },
+            PrivsError::KeepCaps(source) => Self::KeepCaps { source },
+            PrivsError::SetResGid(gid, source) => Self::SetResGid { gid, source },
+            PrivsError::SetResUid(uid, source) => Self::SetResUid { uid, source },
+            PrivsError::Capset(set, source) => Self::Capset { set, source },
+            PrivsError::NoNewPrivs(source) => Self::NoNewPrivs { source },
+            PrivsError::Dumpable(source) => Self::Dumpable { source },
         }
     }
 }
@@ -102,22 +131,39 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::OpenTun { source } => write!(f, "failed to open /dev/net/tun: {}", Reason(source)),
-            Self::DropPrivileges { reason } => write!(f, "failed to drop privileges: {reason}"),
+            Self::BoundingSet { cap, source } => {
+                write!(f, "failed to drop {cap} from the bounding set: {source}")
+            }
+            Self::KeepCaps { source } => write!(f, "failed to set PR_SET_KEEPCAPS: {}", source.desc()),
+            Self::SetResGid { gid, source } => write!(f, "failed to setresgid to {gid}: {}", source.desc()),
+            Self::SetResUid { uid, source } => write!(f, "failed to setresuid to {uid}: {}", source.desc()),
+            Self::Capset { set, source } => write!(f, "failed to set the {set:?} capabilities: {source}"),
+            Self::NoNewPrivs { source } => write!(f, "failed to set PR_SET_NO_NEW_PRIVS: {}", source.desc()),
+            Self::Dumpable { source } => write!(f, "failed to clear PR_SET_DUMPABLE: {}", source.desc()),
             Self::Args { source } => write!(f, "failed to parse arguments: {source}"),
             Self::CheckSocket { fd, source } => write!(f, "failed to check socket fd {fd}: {source}"),
             Self::Acl { source } => source.fmt(f),
             Self::Authorize { bridge, denial } => write!(f, "failed to authorize bridge {bridge}: {denial}"),
-            Self::Confine { reason } => write!(f, "failed to install seccomp filter: {reason}"),
+            Self::Seccomp { source } => write!(f, "failed to install seccomp filter: {source}"),
             Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),
             Self::LookUpBridge { bridge, source } => write!(f, "failed to look up bridge {bridge}: {source}"),
             Self::CreateTap { source } => write!(f, "failed to create tap: {}", Reason(source)),
+            Self::TapIndex { tap, source } => write!(f, "failed to look up {tap}: {}", Reason(source)),
+            Self::PinAddress { bridge, source } => {
+                write!(
+                    f,
+                    "failed to pin the address of bridge {bridge}: {}",
+                    Reason(source)
+                )
+            }
+            Self::TapAddress { source } => write!(f, "failed to make a tap address: {}", Reason(source)),
             Self::Enslave { tap, bridge, source } => {
                 write!(f, "failed to add {tap} to bridge {bridge}: {}", Reason(source))
             }
             Self::AddFdb { mac, tap, source } => {
                 write!(f, "failed to add fdb entry {mac} on {tap}: {source}")
             }
-            Self::ManagePort { tap, locked, source } => {
+            Self::SetPort { tap, locked, source } => {
                 let lock = if *locked { ", locked on" } else { "" };
                 write!(
                     f,
@@ -125,10 +171,34 @@ impl fmt::Display for Error {
                     Reason(source)
                 )
             }
-            Self::DropCapabilities { reason } => write!(f, "failed to drop CAP_NET_ADMIN: {reason}"),
             Self::SendFd { tap, fd, source } => {
                 write!(f, "failed to send {tap} to fd {fd}: {}", Reason(source))
             }
+        }
+    }
+}
+
+/// The ACL's two steps: reading a file, parsing a line.
+impl fmt::Display for acl::Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { path, source } => write!(f, "failed to read acl file {}: {source}", path.display()),
+            Self::Parse { path, line, reason } => {
+                write!(
+                    f,
+                    "failed to parse acl file {} line {line}: {reason}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for SeccompError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Build(e) => write!(f, "building it: {e}"),
+            Self::Install(e) => write!(f, "{e}"),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::fmt;
 pub const IFNAMSIZ: usize = 16;
 
 /// An interface name the kernel would accept and that is safe to print and log:
-/// 1–15 bytes, not `.` or `..`, no `/`, `:`, whitespace or control characters.
+/// 1–15 bytes, not `.` or `..`, no `/`, `:`, whitespace or unprintable characters.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct IfName(String);
 
@@ -25,7 +25,7 @@ impl fmt::Display for IfNameError {
             Self::Empty => "empty",
             Self::TooLong => "longer than 15 bytes",
             Self::Dot => "`.` and `..` are not interface names",
-            Self::BadChar => "contains `/`, `:`, whitespace or a control character",
+            Self::BadChar => "contains `/`, `:`, whitespace or an unprintable character",
         })
     }
 }
@@ -46,10 +46,11 @@ impl IfName {
     }
 }
 
-/// The kernel's dev_valid_name() forbids `/`, `:` and isspace(); control characters are
-/// refused as well so that a name can never forge a log line or a terminal sequence.
+/// The kernel's dev_valid_name() forbids `/`, `:` and isspace(); unprintable characters
+/// (controls, bidi overrides, zero-width ones) are refused as well so that a name can
+/// never forge a log line, a terminal sequence or text that reads differently.
 fn is_forbidden(c: char) -> bool {
-    c == '/' || c == ':' || c.is_whitespace() || c.is_control()
+    c == '/' || c == ':' || c.is_whitespace() || !crate::text::is_printable(c)
 }
 
 impl fmt::Display for IfName {
@@ -87,6 +88,8 @@ mod tests {
             ("br0\n", Err(IfNameError::BadChar)),
             ("a\u{1b}[2J", Err(IfNameError::BadChar)),
             ("br#0", Ok(())),
+            ("br\u{202e}0", Err(IfNameError::BadChar)),
+            ("br\u{200b}0", Err(IfNameError::BadChar)),
         ];
         for (input, want) in cases {
             assert_eq!(IfName::new(input).map(|_| ()), *want, "{input:?}");

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(fdb_bridge_helper::run::main())
+    std::process::exit(fdb_bridge_helper::main())
 }

@@ -1,21 +1,27 @@
-//! Step 4: the decision. Default deny; access needs a matching `allow` and no matching
+//! The decision. Default deny; access needs a matching `allow` and no matching
 //! `deny` (deny always wins); `managed` changes what is done, never who may do it.
 #![forbid(unsafe_code)]
 
 use std::fmt;
 
+use crate::acl::Caller;
 use crate::acl::{Acl, Verb};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
-use crate::macrule::Caller;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
     /// qemu-bridge-helper's behaviour: the port keeps the kernel's defaults.
     Plain,
     /// Learning and unicast flooding off, a static FDB entry for this MAC; `locked`: the
-    /// port also drops frames from any other source MAC.
-    Managed { mac: MacAddr, locked: bool },
+    /// port also drops frames from any other source MAC; `take_learned`: a `mac` line the
+    /// caller can read assigns exactly this MAC, so an entry the bridge learned for it on
+    /// another port may be taken over.
+    Managed {
+        mac: MacAddr,
+        locked: bool,
+        take_learned: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +57,16 @@ pub fn authorize(acl: &Acl, bridge: &IfName, mac: Option<MacAddr>, caller: &Call
         return Ok(Grant::Plain);
     }
     let mac = mac.ok_or(Denial::NeedsMac)?;
-    let mut rules = acl.macs.iter().filter(|r| r.names(bridge)).peekable();
-    if rules.peek().is_some() && !rules.any(|r| r.grants(caller, mac)) {
+    let rules: Vec<_> = acl.macs.iter().filter(|r| r.names(bridge)).collect();
+    if !rules.is_empty() && !rules.iter().any(|r| r.grants(caller, mac)) {
         return Err(Denial::MacNotGranted(mac));
     }
-    Ok(Grant::Managed { mac, locked })
+    let take_learned = rules.iter().any(|r| r.is_exact() && r.grants(caller, mac));
+    Ok(Grant::Managed {
+        mac,
+        locked,
+        take_learned,
+    })
 }
 
 #[cfg(test)]

@@ -2,132 +2,196 @@
 
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use crate::acl;
-use crate::audit::Audit;
+use crate::audit::{self, Fields};
 use crate::cli::{self, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
-use crate::macrule::Caller;
 use crate::netlink::{self, Rtnl};
-use crate::policy::{self, Grant};
-use crate::sys::{privs, random, seccomp, socket::SocketFd, tun};
+use crate::plan::Plan;
+use crate::policy;
+use crate::sys::syslog::{Syslog, DEV_LOG};
+use crate::sys::{privs, random, seccomp, socket::SocketFd, trusted, tun};
+use crate::text::{clip, Reason};
+
+/// A refusal is one line; it quotes argv, so it is bounded.
+const MAX_MESSAGE: usize = 2048;
 
 /// Runs the helper and returns the exit status: 0 only after the fd was sent (or for
 /// `--help`/`--version` alone), 1 after printing one line on any failure.
 pub fn main() -> i32 {
-    let mut audit = None;
-    let result = run(std::env::args_os().skip(1), &mut audit);
-    let refusal = result.as_ref().err().map(ToString::to_string);
-    if let Some(audit) = audit.filter(|a: &Audit| a.fields.bridge.is_some() || refusal.is_some()) {
-        audit.record(refusal.as_deref());
-    }
-    match refusal {
-        None => 0,
-        Some(reason) => {
-            // Nothing more can be done if stderr is gone; the exit status still says it.
-            let _ = writeln!(io::stderr(), "fdb-bridge-helper: {reason}");
-            1
-        }
-    }
+    let mut args = std::env::args_os();
+    let argv0 = args.next();
+    let mut held = Held::default();
+    let result = run(argv0, args, &mut held);
+    report(result, held)
 }
 
-/// `audit` is opened after step 1 and filled in as the steps learn things; `main` logs it.
-fn run(args: impl Iterator<Item = OsString>, audit: &mut Option<Audit>) -> Result<(), Error> {
+/// What outlives `run`: the `--fd` socket stays open until the audit line and the message
+/// are written, because libvirt reads our stderr the moment its recvmsg sees the socket
+/// close, and kills us right after.
+#[derive(Default)]
+struct Held {
+    socket: Option<SocketFd>,
+    /// Connected after the `--fd` check and before the seccomp filter.
+    syslog: Option<Syslog>,
+    /// What is known of the request so far, for the audit line.
+    fields: Fields,
+    /// Whether there is a request to audit (not for `--help` and `--version`).
+    audited: bool,
+    /// Whether the caller's name was looked up (after the `--fd` check).
+    named: bool,
+}
+
+fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut Held) -> Result<(), Error> {
     // 1. Privileges first, before argv or any file. /dev/net/tun may be root-only, so it
     //    is opened as root; its error waits until a tap is really needed (for --help).
     let tun = tun::open();
-    privs::drop_to_caller().map_err(|reason| Error::DropPrivileges { reason })?;
-    let user = privs::user_name();
-    let fields = &mut audit.insert(Audit::open(user.clone())).fields;
+    privs::drop_to_caller()?;
+    held.fields.uid = nix::unistd::getuid().as_raw();
 
-    // 2. argv, and the socket it names.
-    let request = match cli::parse(args).map_err(|source| Error::Args { source })? {
+    // 2. argv, and the socket it names, before anything else is opened (NSS, syslog):
+    //    so `--fd` can only name an fd the caller handed us, never one of ours.
+    let parsed = cli::parse_invocation(argv0.as_deref(), args).map_err(|source| Error::Args { source })?;
+    let request = match parsed {
         Command::Attach(request) => request,
         Command::Help => return print(cli::USAGE),
         Command::Version => return print(concat!("fdb-bridge-helper ", env!("CARGO_PKG_VERSION"), "\n")),
     };
-    (fields.bridge, fields.mac) = (Some(request.bridge.clone()), request.mac);
+    held.audited = true;
+    (held.fields.bridge, held.fields.mac) = (Some(request.bridge.clone()), request.mac);
     let socket = SocketFd::adopt(request.fd).map_err(|source| Error::CheckSocket {
         fd: request.fd,
         source,
     })?;
+    let socket = &*held.socket.insert(socket);
+    let user = privs::user_name();
+    (held.fields.user, held.named) = (user.clone(), true);
+    held.syslog = Some(Syslog::connect());
 
     // 3. The ACL, read with the caller's permissions.
-    let acl = acl::load(Path::new(acl::DEFAULT_PATH), Path::new(acl::EXTENSION_PATH))
-        .map_err(|source| Error::Acl { source })?;
+    let acl = acl::load_both_with(
+        Path::new(acl::DEFAULT_PATH),
+        Path::new(acl::EXTENSION_PATH),
+        &trusted::read,
+    )
+    .map_err(|source| Error::Acl { source })?;
 
-    // 4. The decision.
-    let groups = if acl.names_groups() {
-        privs::group_names()
-    } else {
-        Vec::new()
-    };
-    let caller = Caller { user, groups };
-    let bridge_name = request.bridge;
-    let grant =
-        policy::authorize(&acl, &bridge_name, request.mac, &caller).map_err(|denial| Error::Authorize {
-            bridge: bridge_name.clone(),
+    // 4. The decision, as a plan.
+    let caller = privs::caller(user, acl.names_groups());
+    let grant = policy::authorize(&acl, &request.bridge, request.mac, &caller).map_err(|denial| {
+        Error::Authorize {
+            bridge: request.bridge.clone(),
             denial,
-        })?;
-
-    fields.managed = Some(matches!(grant, Grant::Managed { .. }));
+        }
+    })?;
+    let plan = Plan::new(&request, grant);
+    held.fields.managed = Some(!plan.port.is_plain());
 
     // From here on only the system calls of steps 5 to 8 are allowed.
-    seccomp::confine().map_err(|reason| Error::Confine { reason })?;
+    seccomp::confine().map_err(|source| Error::Seccomp { source })?;
 
-    // 5. The bridge must exist and be one; then the tap.
-    let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;
-    let bridge = netlink::get_bridge(&mut rtnl, &bridge_name).map_err(|source| Error::LookUpBridge {
-        bridge: bridge_name.clone(),
-        source,
-    })?;
-    let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, request.use_vnet)
-        .map_err(|source| Error::CreateTap { source })?;
-    fields.tap = Some(tap.name.clone());
-    let tap_index = netlink::index_of(&mut rtnl, &tap.name).map_err(|source| Error::CreateTap { source })?;
-
-    // 6. Shape and enslave; a plain port comes up at once.
-    let enslave = |source| Error::Enslave {
-        tap: tap.name.clone(),
-        bridge: bridge_name.clone(),
-        source,
-    };
-    let mut tap_mac = [0; 5];
-    random::fill(&mut tap_mac).map_err(enslave)?;
-    netlink::enslave(
-        &mut rtnl,
-        tap_index,
-        &bridge,
-        MacAddr::for_tap(tap_mac),
-        grant == Grant::Plain,
-    )
-    .map_err(enslave)?;
-
-    // 7. Managed: the guest's static entry, then learning and flooding off (and locked), up.
-    if let Grant::Managed { mac, locked } = grant {
-        netlink::claim(&mut rtnl, bridge.index, tap_index, mac).map_err(|source| Error::AddFdb {
-            mac,
-            tap: tap.name.clone(),
-            source,
-        })?;
-        netlink::manage_port(&mut rtnl, tap_index, locked).map_err(|source| Error::ManagePort {
-            tap: tap.name.clone(),
-            locked,
-            source,
-        })?;
-    }
+    // 5.–7. The plan applied.
+    let tap = apply(&plan, tun, &mut held.fields)?;
 
     // 8. Drop the last capability, then send. Exit 0 only after a successful send: QEMU
     //    would take a helper that exits 0 without sending for a success.
-    privs::drop_all().map_err(|reason| Error::DropCapabilities { reason })?;
+    privs::drop_all()?;
     socket.send(tap.fd.as_fd()).map_err(|source| Error::SendFd {
         tap: tap.name.clone(),
         fd: request.fd,
         source,
     })
+}
+
+/// Steps 5 to 7: does what `plan` says and nothing else.
+fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<tun::Tap, Error> {
+    // 5. The bridge must exist, be one, and be named as the ACL named it; then the tap.
+    let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;
+    let bridge = netlink::get_bridge(&mut rtnl, &plan.bridge).map_err(|source| Error::LookUpBridge {
+        bridge: plan.bridge.clone(),
+        source,
+    })?;
+    let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, plan.vnet_hdr)
+        .map_err(|source| Error::CreateTap { source })?;
+    fields.tap = Some(tap.name.clone());
+    let index = netlink::index_of(&mut rtnl, &tap.name).map_err(|source| Error::TapIndex {
+        tap: tap.name.clone(),
+        source,
+    })?;
+
+    // 6. Pin the bridge's address (managed), so that no tap can ever move it; then shape
+    //    and enslave. A plain port comes up at once.
+    if plan.pin_bridge_address {
+        netlink::pin_address(&mut rtnl, &bridge).map_err(|source| Error::PinAddress {
+            bridge: plan.bridge.clone(),
+            source,
+        })?;
+    }
+    let mut random = [0; 5];
+    random::fill(&mut random).map_err(|source| Error::TapAddress { source })?;
+    let up = plan.port.is_plain();
+    netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), up).map_err(|source| {
+        Error::Enslave {
+            tap: tap.name.clone(),
+            bridge: plan.bridge.clone(),
+            source,
+        }
+    })?;
+
+    // 7. The MAC reserved for this tap and its static, sticky entry; then the port's
+    //    flags (learning and flooding off, maybe locked), up.
+    if let Some(entry) = &plan.fdb {
+        netlink::claim(&mut rtnl, bridge.index, index, entry).map_err(|source| Error::AddFdb {
+            mac: entry.mac,
+            tap: tap.name.clone(),
+            source,
+        })?;
+    }
+    if !up {
+        netlink::set_port(&mut rtnl, index, plan.port).map_err(|source| Error::SetPort {
+            tap: tap.name.clone(),
+            locked: plan.port.locked,
+            source,
+        })?;
+    }
+    Ok(tap)
+}
+
+/// The audit line first (bounded in time), then one line on stderr for a refusal, and
+/// only then the socket closes.
+fn report(result: Result<(), Error>, mut held: Held) -> i32 {
+    let refusal = result
+        .err()
+        .map(|e| clip(&e.to_string(), MAX_MESSAGE).into_owned());
+    let mut unlogged = None;
+    if held.audited || refusal.is_some() {
+        if !held.named {
+            // Refused before the lookup, so before the seccomp filter: NSS and the syslog
+            // socket may still be opened, and nothing is sent after this.
+            held.fields.user = privs::user_name();
+        }
+        let syslog = held.syslog.take().unwrap_or_else(Syslog::connect);
+        unlogged = syslog
+            .send(&audit::datagram(&held.fields, refusal.as_deref()))
+            .err();
+    }
+    let unlogged = unlogged.map(|e| format!("failed to write audit line to {DEV_LOG}: {}", Reason(&e)));
+    // One line: a refusal says the audit line is missing in the same line. Nothing more
+    // can be done if stderr is gone; the exit status still says it.
+    let line = match (&refusal, &unlogged) {
+        (Some(reason), Some(unlogged)) => Some(format!("{reason} (and {unlogged})")),
+        (Some(reason), None) => Some(reason.clone()),
+        (None, unlogged) => unlogged.clone(),
+    };
+    if let Some(line) = line {
+        let _ = writeln!(io::stderr(), "fdb-bridge-helper: {line}");
+    }
+    drop(held.socket);
+    i32::from(refusal.is_some())
 }
 
 fn print(text: &str) -> Result<(), Error> {

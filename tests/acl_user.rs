@@ -65,7 +65,10 @@ fn managed_line_in_an_include_takes_effect() {
     );
     let fdb = ns.bridge("fdb show br br0");
     assert!(
-        fdb.contains(&format!("52:54:00:aa:bb:01 dev {} master br0 static", tap.name())),
+        fdb.contains(&format!(
+            "52:54:00:aa:bb:01 dev {} sticky master br0 static",
+            tap.name()
+        )),
         "{fdb}"
     );
     call(&ns, &env.alice, &PLAIN).failure_leaving(

@@ -230,7 +230,7 @@ fn hijack_of_another_guests_mac_is_refused() {
     let mac = common::random_mac();
     let arg = format!("--mac={mac}");
     let a = alice(&ns, &["--use-vnet", "--br=br0", "--fd={fd}", &arg]).success(true);
-    let entry = vec![format!("{mac} dev {} master br0 static", a.name())];
+    let entry = vec![format!("{mac} dev {} sticky master br0 static", a.name())];
     assert_eq!(fdb_lines(&ns, &mac), entry);
     for user in [&env.bob, &env.alice] {
         let b = Call::new(
@@ -240,7 +240,7 @@ fn hijack_of_another_guests_mac_is_refused() {
         )
         .run(&ns);
         let want = format!("fdb-bridge-helper: failed to add fdb entry {mac} on tap");
-        b.failure_leaving(&ns, &[&want, "static", &a.name()], &[a.name()]);
+        b.failure_leaving(&ns, &[&want, "claimed by", &a.name()], &[a.name()]);
         assert_eq!(
             fdb_lines(&ns, &mac),
             entry,
@@ -288,8 +288,10 @@ fn a_holder_name_with_control_characters_is_escaped() {
     );
 }
 
+/// A learned entry is another host's address: a guest takes it over only when an exact
+/// `mac` line assigns it (the prefix case is in tests/security_fdb.rs).
 #[test]
-fn a_learned_entry_is_replaced_by_the_guests_static_one() {
+fn a_learned_entry_is_replaced_only_for_an_exact_mac_line() {
     let ns = setup();
     ns.add_veth("br0", "vb0", "vp0");
     let mac = common::random_mac();
@@ -314,10 +316,17 @@ fn a_learned_entry_is_replaced_by_the_guests_static_one() {
         "learned entry must be dynamic"
     );
     let arg = format!("--mac={mac}");
-    let tap = alice(&ns, &["--use-vnet", "--br=br0", "--fd={fd}", &arg]).success(true);
+    let args = ["--use-vnet", "--br=br0", "--fd={fd}", &arg];
+    alice(&ns, &args).failure(&ns, &["learned the address on vb0"]);
+    assert!(fdb_lines(&ns, &mac)[0].starts_with(&learned));
+    ns.write_acl(
+        "bridge.conf",
+        &format!("allow br0\nmanaged br0\nmac br0 52:54:00:*\nmac br0 {mac}\n"),
+    );
+    let tap = alice(&ns, &args).success(true);
     assert_eq!(
         fdb_lines(&ns, &mac),
-        vec![format!("{mac} dev {} master br0 static", tap.name())]
+        vec![format!("{mac} dev {} sticky master br0 static", tap.name())]
     );
 }
 

@@ -379,7 +379,7 @@ fn mac_lines_grant_addresses_to_users_and_groups() {
         eprintln!("case {}: {} {}: {:?}", case.what, user.name, case.mac, out.stderr);
         if case.granted {
             let tap = out.success(true);
-            let entry = format!("{} dev {} master br0 static", case.mac, tap.name());
+            let entry = format!("{} dev {} sticky master br0 static", case.mac, tap.name());
             let fdb = ns.bridge("fdb show br br0");
             assert!(fdb.contains(&entry), "{}: {fdb}", case.what);
             held.push(tap);

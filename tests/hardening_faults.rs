@@ -24,7 +24,7 @@ fn assert_bridge_still_works(ns: &Netns, mac: &str) {
         .success(true);
     assert_eq!(
         static_entries(ns),
-        vec![format!("{mac} dev {} master br0 static", tap.name())]
+        vec![format!("{mac} dev {} sticky master br0 static", tap.name())]
     );
 }
 
@@ -159,7 +159,7 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
         // The bridge deleted between the lookup and the enslave: the kernel answers
         // EINVAL for an IFLA_MASTER that no longer exists (do_set_master).
         Fault {
-            inject: "sendto:delay_enter=1000000:when=3",
+            inject: "sendto:delay_enter=1000000:when=4",
             request: "RTM_SETLINK",
             expect: &[
                 "fdb-bridge-helper: failed to add tap",
@@ -176,11 +176,17 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
         Fault {
             inject: "sendto:error=EIO:when=2:syscall=getpid",
             request: "RTM_GETLINK",
-            expect: &["fdb-bridge-helper: failed to create tap: Input/output error"],
+            expect: &["fdb-bridge-helper: failed to look up tap", ": Input/output error"],
             delete_bridge: false,
         },
         Fault {
             inject: "sendto:error=ENODEV:when=3:syscall=getpid",
+            request: "RTM_SETLINK",
+            expect: &["fdb-bridge-helper: failed to pin the address of bridge br0: No such device"],
+            delete_bridge: false,
+        },
+        Fault {
+            inject: "sendto:error=ENODEV:when=4:syscall=getpid",
             request: "RTM_SETLINK",
             expect: &[
                 "fdb-bridge-helper: failed to add tap",
@@ -189,7 +195,17 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
             delete_bridge: false,
         },
         Fault {
-            inject: "sendto:error=ENOBUFS:when=4:syscall=getpid",
+            inject: "sendto:error=ENOMEM:when=5:syscall=getpid",
+            request: "RTM_NEWLINKPROP",
+            expect: &[
+                "fdb-bridge-helper: failed to add fdb entry ",
+                " on tap",
+                ": Cannot allocate memory",
+            ],
+            delete_bridge: false,
+        },
+        Fault {
+            inject: "sendto:error=ENOBUFS:when=6:syscall=getpid",
             request: "RTM_NEWNEIGH",
             expect: &[
                 "fdb-bridge-helper: failed to add fdb entry ",
@@ -199,7 +215,7 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
             delete_bridge: false,
         },
         Fault {
-            inject: "sendto:error=EPERM:when=5:syscall=getpid",
+            inject: "sendto:error=EPERM:when=7:syscall=getpid",
             request: "RTM_NEWLINK",
             expect: &[
                 "fdb-bridge-helper: failed to set port flags (learning off, flood off) on tap",
@@ -285,7 +301,7 @@ fn sixty_four_concurrent_calls_each_get_their_own_port() {
     let entries = static_entries(&ns);
     assert_eq!(entries.len(), 64, "{entries:#?}");
     for (mac, tap) in macs.iter().zip(&names) {
-        let want = format!("{mac} dev {tap} master br0 static");
+        let want = format!("{mac} dev {tap} sticky master br0 static");
         assert!(entries.contains(&want), "no {want:?} in {entries:#?}");
     }
     let ports = ns.ip("-o link show master br0");
@@ -319,7 +335,7 @@ fn sixteen_concurrent_claims_of_one_mac_have_one_winner() {
         );
         let winner = winners.into_iter().next().unwrap().success(true);
         let want = format!("fdb-bridge-helper: failed to add fdb entry {mac} on tap");
-        let owner = format!("already has a static entry on {} ", winner.name());
+        let owner = format!("the address is claimed by {}, ", winner.name());
         for loser in &losers {
             assert_eq!(loser.code, Some(1), "{loser:?}");
             assert!(loser.fd.is_none(), "{loser:?}");
@@ -337,7 +353,7 @@ fn sixteen_concurrent_claims_of_one_mac_have_one_winner() {
             .collect();
         assert_eq!(
             mine,
-            vec![format!("{mac} dev {} master br0 static", winner.name())]
+            vec![format!("{mac} dev {} sticky master br0 static", winner.name())]
         );
         held.push(winner);
         assert!(

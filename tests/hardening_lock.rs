@@ -94,7 +94,10 @@ fn a_locked_port_drops_frames_with_any_source_mac_but_the_guests() {
             "{acl:?}: expected {port_state}, learning off, flood off: {port}"
         );
         let fdb = s.ns.bridge("fdb show br br0");
-        let own = format!("{} dev {tap} master br0 static", common::format_mac(&s.guest_mac));
+        let own = format!(
+            "{} dev {tap} sticky master br0 static",
+            common::format_mac(&s.guest_mac)
+        );
         assert!(fdb.contains(&own), "{acl:?}: {fdb}");
         assert_eq!(spoof(&s), want, "{acl:?}: tags of guest frames on the wire");
         // The guest's spoofed frames taught the bridge nothing (learning off either way).

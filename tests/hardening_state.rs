@@ -39,7 +39,7 @@ fn alice_call(args: &[&str]) -> Call<'static> {
 
 /// A managed call succeeded: the guest's static entry is on the returned tap.
 fn assert_managed(ns: &Netns, tap: &TapFd, mac: &str) {
-    let entry = format!("{mac} dev {} master br0 static", tap.name());
+    let entry = format!("{mac} dev {} sticky master br0 static", tap.name());
     let fdb = ns.bridge("fdb show br br0");
     assert!(fdb.contains(&entry), "no {entry:?} in {fdb}");
 }
@@ -663,7 +663,7 @@ const RUNTIME_ALTSTACK: &str = "failed to allocate an alternative stack: Cannot 
 /// Guards the same for RLIMIT_AS, page by page through the 512 KiB below the smallest
 /// limit under which a call works (found by bisection): every run there fails — exit
 /// non-zero, no fd, nothing left — never by the seccomp filter (SIGSYS), and never with
-/// a panic of ours. The runtimes fail first: glibc's static start-up (SIGSEGV, or "Cannot
+/// a panic of ours. The runtimes fail first: the dynamic loader and glibc's start-up (SIGSEGV, or "Cannot
 /// allocate TLS block") and then std's, which aborts with RUNTIME_ALTSTACK; both happen
 /// before `main`, so nothing privileged has been done. (Further down the kernel cannot
 /// even map the binary: execve fails past its point of no return, SIGSEGV.)

@@ -75,7 +75,7 @@ fn traced_call(install: Install) -> Vec<String> {
         .strace(out.clone(), TRACE)
         .run(&ns)
         .success(true);
-    let entry = format!("52:54:00:0a:0b:0c dev {} master br0 static", tap.name());
+    let entry = format!("52:54:00:0a:0b:0c dev {} sticky master br0 static", tap.name());
     assert!(ns.bridge("fdb show br br0").contains(&entry));
     let text = std::fs::read_to_string(&out).unwrap();
     text.lines()

@@ -3,102 +3,129 @@
 use std::fmt;
 use std::io;
 
-use netlink_packet_core::NLM_F_ACK;
+use netlink_packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoKind, InfoPortData, InfoPortKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoKind, InfoPortData, LinkAttribute, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
+use super::build::{self, Link};
 use super::{unexpected, Rtnl};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
+use crate::plan::Port;
 
 pub struct Bridge {
     pub index: u32,
     pub mtu: u32,
+    /// The bridge's current address, pinned on managed bridges (`pin_address`).
+    pub address: Vec<u8>,
 }
 
 #[derive(Debug)]
 pub enum LookupError {
     Io(io::Error),
     NotABridge,
+    /// The name asked for is an alternative name; the ACL decides on interface names.
+    AltName {
+        name: String,
+    },
 }
 
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => crate::error::Reason(e).fmt(f),
+            Self::Io(e) => crate::text::Reason(e).fmt(f),
             Self::NotABridge => f.write_str("not a bridge"),
+            Self::AltName { name } => write!(
+                f,
+                "it is an alternative name of {name}; the acl decides on interface names, use --br={name}"
+            ),
         }
     }
 }
 
-/// Same as `ip -d link show dev BRIDGE`: one GET by name, never a dump.
-pub fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
-    let link = get_link(rtnl, Link::Name(name)).map_err(LookupError::Io)?;
-    let mut is_bridge = false;
-    let mut mtu = None;
-    for attribute in &link.attributes {
+/// Same as `ip -d link show dev BRIDGE`: one GET by name, never a dump. The kernel also
+/// finds a link by an alternative name, which the ACL never saw: refused.
+pub(crate) fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
+    let link = get_link(rtnl, Link::Name(name.as_str())).map_err(LookupError::Io)?;
+    let (mut is_bridge, mut mtu, mut address, mut real) = (false, None, None, None);
+    for attribute in link.attributes {
         match attribute {
             LinkAttribute::LinkInfo(infos) => {
                 is_bridge |= infos
                     .iter()
                     .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)));
             }
-            LinkAttribute::Mtu(m) => mtu = Some(*m),
+            LinkAttribute::Mtu(m) => mtu = Some(m),
+            LinkAttribute::Address(a) => address = Some(a),
+            LinkAttribute::IfName(n) => real = Some(n),
             _ => {}
         }
     }
-    match (is_bridge, mtu) {
-        (true, Some(mtu)) => Ok(Bridge {
+    if let Some(real) = real.filter(|real| real != name.as_str()) {
+        return Err(LookupError::AltName {
+            name: crate::text::escape(&real).into_owned(),
+        });
+    }
+    match (is_bridge, mtu, address) {
+        (true, Some(mtu), Some(address)) => Ok(Bridge {
             index: link.header.index,
             mtu,
+            address,
         }),
-        (true, None) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU)"))),
-        (false, _) => Err(LookupError::NotABridge),
+        (true, _, _) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU or address)"))),
+        (false, _, _) => Err(LookupError::NotABridge),
     }
 }
 
-/// Same as `ip link set dev TAP address ADDR mtu MTU master BRIDGE [up]`. The bridge's MTU,
-/// so that adding the tap never lowers it; an 0xFE address, so that the tap never becomes
-/// the bridge's own.
-pub fn enslave(rtnl: &mut Rtnl, tap: u32, bridge: &Bridge, address: MacAddr, up: bool) -> io::Result<()> {
-    let mut message = LinkMessage::default();
-    message.header.index = tap;
-    if up {
-        message.header.flags = LinkFlags::Up;
-        message.header.change_mask = LinkFlags::Up;
-    }
-    message.attributes = vec![
-        LinkAttribute::Address(address.octets().to_vec()),
-        LinkAttribute::Mtu(bridge.mtu),
-        LinkAttribute::Controller(bridge.index),
-    ];
+/// Sets the bridge's address to its current one. A bridge whose address was never set
+/// takes the lowest port address, which a tap-fd holder can set (SIOCSIFHWADDR needs no
+/// capability); once set, the kernel keeps it (NET_ADDR_SET).
+pub(crate) fn pin_address(rtnl: &mut Rtnl, bridge: &Bridge) -> io::Result<()> {
+    let message = build::ip_link_set_address(bridge.index, &bridge.address);
     rtnl.request(RouteNetlinkMessage::SetLink(message), NLM_F_ACK)
         .map(drop)
 }
 
-/// Same as `ip link set dev TAP up type bridge_slave learning off flood off [locked on]`.
-/// A request of its own: sent together with the master change, the kernel answers
-/// EOPNOTSUPP (the port ops are looked up before the tap has a master).
-pub fn manage_port(rtnl: &mut Rtnl, tap: u32, locked: bool) -> io::Result<()> {
-    let mut port = vec![
-        InfoBridgePort::Learning(false),
-        InfoBridgePort::UnicastFlood(false),
-    ];
-    if locked {
-        port.push(InfoBridgePort::Locked(true));
-    }
-    let mut message = LinkMessage::default();
-    message.header.index = tap;
-    message.header.flags = LinkFlags::Up;
-    message.header.change_mask = LinkFlags::Up;
-    message.attributes = vec![LinkAttribute::LinkInfo(vec![
-        LinkInfo::PortKind(InfoPortKind::Bridge),
-        LinkInfo::PortData(InfoPortData::BridgePort(port)),
-    ])];
-    rtnl.request(RouteNetlinkMessage::NewLink(message), NLM_F_ACK)?;
-    if locked && !port_locked(&get_link(rtnl, Link::Index(tap))?) {
+/// Adds an alternative name. Names and alternative names share one namespace per network
+/// namespace, so a second add of NAME anywhere is EEXIST; only CAP_NET_ADMIN removes it,
+/// and it goes with the link.
+pub(crate) fn add_altname(rtnl: &mut Rtnl, index: u32, name: &str) -> io::Result<()> {
+    let message = build::ip_link_property_add_altname(index, name);
+    let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL | NLM_F_APPEND;
+    rtnl.request(RouteNetlinkMessage::NewLinkProp(message), flags)
+        .map(drop)
+}
+
+/// The name of the link that has `altname`, for a message.
+pub(crate) fn holder_of(rtnl: &mut Rtnl, altname: &str) -> io::Result<String> {
+    name_in(get_link(rtnl, Link::AltName(altname))?)
+}
+
+/// Gives the tap the bridge's MTU, so that adding it never lowers the bridge's, and
+/// enslaves it; `up` for a plain port, which needs nothing more.
+pub(crate) fn enslave(
+    rtnl: &mut Rtnl,
+    tap: u32,
+    bridge: &Bridge,
+    address: MacAddr,
+    up: bool,
+) -> io::Result<()> {
+    let message = build::ip_link_set_master(tap, bridge.index, bridge.mtu, address, up);
+    rtnl.request(RouteNetlinkMessage::SetLink(message), NLM_F_ACK)
+        .map(drop)
+}
+
+/// Sets the port's flags and brings it up, in a request of its own: sent together with the
+/// master change, the kernel answers EOPNOTSUPP (the port ops are looked up before the tap
+/// has a master). Kernels before 5.18 ignore `locked` silently, so it is read back.
+pub(crate) fn set_port(rtnl: &mut Rtnl, tap: u32, port: Port) -> io::Result<()> {
+    rtnl.request(
+        RouteNetlinkMessage::NewLink(build::bridge_link_set(tap, port)),
+        NLM_F_ACK,
+    )?;
+    if port.locked && !port_locked(&get_link(rtnl, Link::Index(tap))?) {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "this kernel has no locked bridge ports (Linux 5.18 or later needed)",
@@ -110,14 +137,17 @@ pub fn manage_port(rtnl: &mut Rtnl, tap: u32, locked: bool) -> io::Result<()> {
 /// The tap's index. Asked over rtnetlink rather than with if_nametoindex(), which opens
 /// a socket of its own: one more fd (an AF_INET one when AF_UNIX fails, say under a low
 /// RLIMIT_NOFILE) that the seccomp filter would have to allow.
-pub fn index_of(rtnl: &mut Rtnl, name: &IfName) -> io::Result<u32> {
-    get_link(rtnl, Link::Name(name)).map(|link| link.header.index)
+pub(crate) fn index_of(rtnl: &mut Rtnl, name: &IfName) -> io::Result<u32> {
+    get_link(rtnl, Link::Name(name.as_str())).map(|link| link.header.index)
 }
 
 /// A port's name, for a message; over rtnetlink for the same reason as `index_of`. The
 /// kernel allows control characters in names, so they are escaped.
-pub fn name_of(rtnl: &mut Rtnl, index: u32) -> io::Result<String> {
-    let link = get_link(rtnl, Link::Index(index))?;
+pub(crate) fn name_of(rtnl: &mut Rtnl, index: u32) -> io::Result<String> {
+    name_in(get_link(rtnl, Link::Index(index))?)
+}
+
+fn name_in(link: LinkMessage) -> io::Result<String> {
     let name = link
         .attributes
         .into_iter()
@@ -126,22 +156,11 @@ pub fn name_of(rtnl: &mut Rtnl, index: u32) -> io::Result<String> {
             _ => None,
         })
         .ok_or_else(|| unexpected("RTM_GETLINK (no name)"))?;
-    Ok(crate::error::escape_controls(&name))
+    Ok(crate::text::escape(&name).into_owned())
 }
 
-enum Link<'a> {
-    Index(u32),
-    Name(&'a IfName),
-}
-
-/// Same as `ip -d link show dev LINK`: one GET, never a dump.
-fn get_link(rtnl: &mut Rtnl, link: Link) -> io::Result<LinkMessage> {
-    let mut message = LinkMessage::default();
-    match link {
-        Link::Index(index) => message.header.index = index,
-        Link::Name(name) => message.attributes.push(LinkAttribute::IfName(name.to_string())),
-    }
-    match rtnl.request(RouteNetlinkMessage::GetLink(message), 0)? {
+fn get_link(rtnl: &mut Rtnl, link: Link<'_>) -> io::Result<LinkMessage> {
+    match rtnl.request(RouteNetlinkMessage::GetLink(build::ip_link_show(link)), 0)? {
         Some(RouteNetlinkMessage::NewLink(link)) => Ok(link),
         _ => Err(unexpected("RTM_GETLINK")),
     }
@@ -163,6 +182,8 @@ fn port_locked(link: &LinkMessage) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use netlink_packet_route::link::InfoPortKind;
+
     use super::*;
 
     #[test]

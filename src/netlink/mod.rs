@@ -1,6 +1,7 @@
-//! Steps 6 and 7 over rtnetlink: netlink-packet-route messages on a plain, blocking
+//! rtnetlink: netlink-packet-route messages on a plain, blocking
 //! netlink-sys socket, one request and one answer at a time.
 
+mod build;
 mod fdb;
 mod link;
 
@@ -10,13 +11,13 @@ use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_R
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
-pub use fdb::{claim, ClaimError};
-pub use link::{enslave, get_bridge, index_of, manage_port, Bridge, LookupError};
+pub(crate) use fdb::{claim, ClaimError};
+pub(crate) use link::{enslave, get_bridge, index_of, pin_address, set_port, LookupError};
 
 /// Large enough for any single link or neighbour message.
 const RECV_BUF: usize = 32 * 1024;
 
-pub struct Rtnl {
+pub(crate) struct Rtnl {
     socket: Socket,
     seq: u32,
     buf: Vec<u8>,
@@ -25,7 +26,7 @@ pub struct Rtnl {
 impl Rtnl {
     /// CLOEXEC (netlink-sys's default) and connected to the kernel, so only the kernel's
     /// answers reach us.
-    pub fn open() -> io::Result<Self> {
+    pub(crate) fn open() -> io::Result<Self> {
         let socket = Socket::new(NETLINK_ROUTE)?;
         socket.connect(&SocketAddr::new(0, 0))?;
         Ok(Self {

@@ -57,7 +57,9 @@ fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
     };
     let mac = mac.then(|| MacAddr::parse(MAC).unwrap());
     let alice = Caller {
+        uid: 1000,
         user: Some("alice".into()),
+        gids: vec![1000, 200],
         groups: vec!["alice".into(), "lab".into()],
     };
     match authorize(&acl, &IfName::new(bridge).unwrap(), mac, &alice) {
@@ -197,5 +199,46 @@ fn decision_table() {
                 "more permissive than qemu-bridge-helper: {name}"
             );
         }
+    }
+}
+
+/// A MAC the bridge learned on another port is another host's: only a `mac` line that
+/// names exactly that address, granted to this caller, lets a guest take it over.
+#[test]
+fn taking_a_learned_address_needs_an_exact_line() {
+    let cases: &[(&str, bool)] = &[
+        ("allow br0\nmanaged br0\n", false),
+        ("allow br0\nmanaged br0\nmac br0 52:54:00:*\n", false),
+        ("allow br0\nmanaged br0\nmac br0 52:54:00:12:34:*\n", false),
+        ("allow br0\nmanaged br0\nmac br0 52:54:00:12:34:56\n", true),
+        (
+            "allow br0\nmanaged br0\nmac all user=alice 52:54:00:12:34:56\n",
+            true,
+        ),
+        (
+            "allow br0\nmanaged br0\nmac br0 52:*\nmac br0 user=bob 52:54:00:12:34:56\n",
+            false,
+        ),
+        ("allow br0\nmanaged br0\nmac br1 52:54:00:12:34:56\n", false),
+    ];
+    let alice = Caller {
+        uid: 1000,
+        user: Some("alice".into()),
+        gids: vec![1000],
+        groups: vec![],
+    };
+    for (text, want) in cases {
+        let read = |_: &Path| Ok(text.as_bytes().to_vec());
+        let acl = acl::load_with(Path::new(TOP), &read).unwrap();
+        let mac = Some(MacAddr::parse(MAC).unwrap());
+        let got = authorize(&acl, &IfName::new("br0").unwrap(), mac, &alice);
+        let take = matches!(
+            got,
+            Ok(Grant::Managed {
+                take_learned: true,
+                ..
+            })
+        );
+        assert_eq!(take, *want, "{text:?} -> {got:?}");
     }
 }

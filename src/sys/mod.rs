@@ -5,5 +5,6 @@ pub mod privs;
 pub mod random;
 pub mod seccomp;
 pub mod socket;
+pub mod syslog;
 pub mod trusted;
 pub mod tun;

@@ -1,16 +1,32 @@
-//! Steps 1 and 8: from setuid-root (or `cap_net_admin+ep`) down to the caller holding
+//! From setuid-root (or `cap_net_admin+ep`) down to the caller holding
 //! CAP_NET_ADMIN alone, and later down to nothing.
 #![forbid(unsafe_code)]
 
+use caps::errors::CapsError;
 use caps::{CapSet, Capability, CapsHashSet};
+use nix::errno::Errno;
 use nix::sys::prctl;
-use nix::unistd::{geteuid, getgid, getgroups, getuid, setresgid, setresuid, Group, User};
+use nix::unistd::{geteuid, getgid, getgroups, getuid, setresgid, setresuid, Gid, Group, Uid, User};
+
+use crate::acl::Caller;
 
 const NET_ADMIN: Capability = Capability::CAP_NET_ADMIN;
 
+/// Which call of the privilege drop failed; `error` words each as a step of its own.
+#[derive(Debug)]
+pub(crate) enum PrivsError {
+    BoundingSet(Capability, CapsError),
+    KeepCaps(Errno),
+    SetResGid(Gid, Errno),
+    SetResUid(Uid, Errno),
+    Capset(CapSet, CapsError),
+    NoNewPrivs(Errno),
+    Dumpable(Errno),
+}
+
 /// Becomes the caller (real uid and gid, supplementary groups kept: per-user ACL includes
 /// depend on them) holding at most CAP_NET_ADMIN, with no_new_privs set and not dumpable.
-pub fn drop_to_caller() -> Result<(), String> {
+pub(crate) fn drop_to_caller() -> Result<(), PrivsError> {
     if geteuid().is_root() {
         become_caller()?;
     }
@@ -20,46 +36,70 @@ pub fn drop_to_caller() -> Result<(), String> {
         _ => CapsHashSet::new(),
     };
     // Effective first: the kernel refuses a Permitted set that no longer covers Effective.
-    caps::set(None, CapSet::Effective, &keep).map_err(|e| format!("capset effective: {e}"))?;
-    caps::set(None, CapSet::Permitted, &keep).map_err(|e| format!("capset permitted: {e}"))?;
-    caps::clear(None, CapSet::Inheritable).map_err(|e| format!("capset inheritable: {e}"))?;
-    caps::clear(None, CapSet::Ambient).map_err(|e| format!("clear ambient: {e}"))?;
-    prctl::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
-    prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))
+    set(CapSet::Effective, &keep)?;
+    set(CapSet::Permitted, &keep)?;
+    set(CapSet::Inheritable, &CapsHashSet::new())?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| PrivsError::Capset(CapSet::Ambient, e))?;
+    prctl::set_no_new_privs().map_err(PrivsError::NoNewPrivs)?;
+    prctl::set_dumpable(false).map_err(PrivsError::Dumpable)
 }
 
 /// Setuid-root only: the bounding set can be cut only while we hold CAP_SETPCAP, and the
 /// uid change must keep the permitted set (keep-caps) so that CAP_NET_ADMIN survives it.
-fn become_caller() -> Result<(), String> {
+fn become_caller() -> Result<(), PrivsError> {
     // Dropping a capability that is already out of the set succeeds, so no read first.
     for cap in caps::all().into_iter().filter(|&c| c != NET_ADMIN) {
-        caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("bounding set: {e}"))?;
+        caps::drop(None, CapSet::Bounding, cap).map_err(|e| PrivsError::BoundingSet(cap, e))?;
     }
     let (uid, gid) = (getuid(), getgid());
-    prctl::set_keepcaps(true).map_err(|e| format!("PR_SET_KEEPCAPS: {e}"))?;
-    setresgid(gid, gid, gid).map_err(|e| format!("setresgid({gid}): {e}"))?;
-    setresuid(uid, uid, uid).map_err(|e| format!("setresuid({uid}): {e}"))?;
-    prctl::set_keepcaps(false).map_err(|e| format!("PR_SET_KEEPCAPS: {e}"))
+    prctl::set_keepcaps(true).map_err(PrivsError::KeepCaps)?;
+    setresgid(gid, gid, gid).map_err(|e| PrivsError::SetResGid(gid, e))?;
+    setresuid(uid, uid, uid).map_err(|e| PrivsError::SetResUid(uid, e))?;
+    prctl::set_keepcaps(false).map_err(PrivsError::KeepCaps)
 }
 
-/// Step 8: the fd is sent, and the process exits, holding no capability at all.
-pub fn drop_all() -> Result<(), String> {
-    caps::clear(None, CapSet::Effective).map_err(|e| format!("capset effective: {e}"))?;
-    caps::clear(None, CapSet::Permitted).map_err(|e| format!("capset permitted: {e}"))
+/// Before the fd is sent: the process exits holding no capability at all.
+pub(crate) fn drop_all() -> Result<(), PrivsError> {
+    set(CapSet::Effective, &CapsHashSet::new())?;
+    set(CapSet::Permitted, &CapsHashSet::new())
+}
+
+fn set(which: CapSet, caps: &CapsHashSet) -> Result<(), PrivsError> {
+    caps::set(None, which, caps).map_err(|e| PrivsError::Capset(which, e))
 }
 
 /// The caller's user name, for the audit log and `mac user=` lines; looked up as the
-/// caller, after the drop.
-pub fn user_name() -> Option<String> {
+/// caller, after the drop, through every NSS source the host configures. `None` when no
+/// source knows the uid (or one fails): such a caller matches `user=#UID` lines only.
+pub(crate) fn user_name() -> Option<String> {
     User::from_uid(getuid()).ok().flatten().map(|u| u.name)
 }
 
-/// The caller's group names, for `mac group=` lines only (an NSS walk otherwise wasted).
-pub fn group_names() -> Vec<String> {
-    let mut gids = getgroups().unwrap_or_default();
-    gids.push(getgid());
-    gids.into_iter()
-        .filter_map(|g| Group::from_gid(g).ok().flatten())
-        .map(|g| g.name)
-        .collect()
+/// The caller as `mac` lines see it. `user` is [`user_name`]'s answer, already looked up
+/// for the audit log. The gids cost one system call; their names cost an NSS lookup each
+/// (a directory server, perhaps), so they are looked up only if `group_names` (a
+/// `group=NAME` line exists). A gid that no source knows just has no name.
+pub(crate) fn caller(user: Option<String>, group_names: bool) -> Caller {
+    let mut gids: Vec<u32> = getgroups()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Gid::as_raw)
+        .collect();
+    gids.push(getgid().as_raw());
+    gids.sort_unstable();
+    gids.dedup();
+    let groups = if group_names {
+        gids.iter()
+            .filter_map(|&g| Group::from_gid(Gid::from_raw(g)).ok().flatten())
+            .map(|g| g.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Caller {
+        uid: getuid().as_raw(),
+        user,
+        gids,
+        groups,
+    }
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use libc::c_long;
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    BackendError, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule,
 };
 
 /// Each allowed call and why (arguments restricted where the call is a door to more).
@@ -15,12 +16,14 @@ const ALLOWED: &[(c_long, &str)] = &[
     (libc::SYS_socket, "AF_NETLINK only: the rtnetlink socket"),
     (libc::SYS_connect, "the rtnetlink socket connects to the kernel"),
     (libc::SYS_sendto, "rtnetlink requests; the syslog datagram"),
+    (libc::SYS_poll, "a bounded wait for room in syslog's queue"),
+    (libc::SYS_ppoll, "the same, where libc's poll() uses ppoll"),
     (libc::SYS_recvfrom, "rtnetlink answers"),
     (libc::SYS_ioctl, "TUNGETFEATURES and TUNSETIFF only"),
     (libc::SYS_getrandom, "the tap's address"),
     (libc::SYS_capget, "the caps crate reads before it sets"),
-    (libc::SYS_capset, "step 8 drops CAP_NET_ADMIN"),
-    (libc::SYS_sendmsg, "step 8 sends the tap fd"),
+    (libc::SYS_capset, "the last drop of CAP_NET_ADMIN"),
+    (libc::SYS_sendmsg, "sending the tap fd"),
     (
         libc::SYS_write,
         "the error line on stderr; syslog over a stream socket",
@@ -51,31 +54,36 @@ const ALLOWED: &[(c_long, &str)] = &[
     (libc::SYS_exit_group, "exit"),
 ];
 
-/// Installs the filter on this (the only) thread. Needs no_new_privs, set in step 1.
-pub fn confine() -> Result<(), String> {
+/// Building the program from the table, or installing it.
+#[derive(Debug)]
+pub(crate) enum SeccompError {
+    Build(BackendError),
+    Install(seccompiler::Error),
+}
+
+/// Installs the filter on this (the only) thread. Needs no_new_privs, set by the privilege drop.
+pub(crate) fn confine() -> Result<(), SeccompError> {
+    let program = program().map_err(SeccompError::Build)?;
+    seccompiler::apply_filter(&program).map_err(SeccompError::Install)
+}
+
+fn program() -> Result<BpfProgram, BackendError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|(nr, _)| (*nr, vec![])).collect();
     rules.insert(libc::SYS_socket, any_of(0, &[libc::AF_NETLINK as u64])?);
     let ioctls = [libc::TUNGETFEATURES, libc::TUNSETIFF];
     rules.insert(libc::SYS_ioctl, any_of(1, &ioctls.map(u64::from))?);
     rules.insert(libc::SYS_fcntl, any_of(1, &[libc::F_GETFD as u64])?);
-    let arch = std::env::consts::ARCH.try_into().map_err(|e| format!("{e:?}"))?;
-    let filter = SeccompFilter::new(rules, SeccompAction::KillProcess, SeccompAction::Allow, arch)
-        .map_err(|e| e.to_string())?;
-    let program: BpfProgram = filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| e.to_string())?;
-    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+    let arch = std::env::consts::ARCH.try_into()?;
+    SeccompFilter::new(rules, SeccompAction::KillProcess, SeccompAction::Allow, arch)?.try_into()
 }
 
 /// Rules matching when argument `index` equals one of `values` (rules are OR'ed).
-fn any_of(index: u8, values: &[u64]) -> Result<Vec<SeccompRule>, String> {
+fn any_of(index: u8, values: &[u64]) -> Result<Vec<SeccompRule>, BackendError> {
     values
         .iter()
         .map(|&v| {
-            let condition = SeccompCondition::new(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v);
-            condition
-                .and_then(|c| SeccompRule::new(vec![c]))
-                .map_err(|e| e.to_string())
+            let condition = SeccompCondition::new(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v)?;
+            SeccompRule::new(vec![condition])
         })
         .collect()
 }

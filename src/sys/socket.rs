@@ -10,7 +10,7 @@ use nix::sys::socket::{
 };
 use nix::sys::stat::{fstat, SFlag};
 
-use crate::error::Reason;
+use crate::text::Reason;
 
 /// An open, connected AF_UNIX stream socket that is not stdin, stdout or stderr.
 pub struct SocketFd {
@@ -70,7 +70,7 @@ impl SocketFd {
         Ok(Self { fd })
     }
 
-    /// Step 8: one data byte carrying the tap fd in SCM_RIGHTS, as QEMU's recv_fd() expects.
+    /// One data byte carrying the tap fd in SCM_RIGHTS, as QEMU's recv_fd() expects.
     /// MSG_NOSIGNAL: a vanished peer is an error message, not a SIGPIPE.
     pub fn send(&self, tap: BorrowedFd<'_>) -> io::Result<()> {
         let fds = [tap.as_raw_fd()];

@@ -1,4 +1,4 @@
-//! Step 5: the tap, created through /dev/net/tun exactly as qemu-bridge-helper does.
+//! The tap, created through /dev/net/tun exactly as qemu-bridge-helper does.
 
 use std::fs::OpenOptions;
 use std::io;

@@ -174,3 +174,42 @@ impl Pending {
         }
     }
 }
+
+/// How a helper given a time limit ended ([`Pending::finish_within`]).
+#[derive(Debug)]
+pub struct Timed {
+    pub finished: Finished,
+    /// From the call to the exit (or to the kill).
+    pub elapsed: std::time::Duration,
+    /// It was still running at the limit and was killed (SIGKILL).
+    pub killed: bool,
+}
+
+impl Pending {
+    /// Our end of the socketpair (the helper's `--fd`), for reading it as QEMU or
+    /// libvirt does while the helper still runs.
+    pub fn ours(&self) -> &OwnedFd {
+        &self.ours
+    }
+
+    /// As [`Pending::finish_signal`], but a helper still running after `limit` is killed,
+    /// so that a hang fails the test instead of hanging it.
+    pub fn finish_within(mut self, limit: std::time::Duration) -> Timed {
+        let start = std::time::Instant::now();
+        let mut killed = false;
+        while self.child.try_wait().expect("wait for helper").is_none() {
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                killed = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let elapsed = start.elapsed();
+        Timed {
+            finished: self.finish_signal(),
+            elapsed,
+            killed,
+        }
+    }
+}

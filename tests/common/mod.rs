@@ -6,9 +6,12 @@
 #![allow(dead_code, unused_imports)] // each test file uses a different part of the harness
 
 pub mod call;
+pub mod devlog;
 pub mod direct;
+pub mod fdb;
 pub mod net;
 pub mod ns;
+pub mod nss;
 pub mod trace;
 
 pub use call::{call, Call, Outcome};

@@ -22,6 +22,11 @@ pub struct Run<'a> {
     /// `strace -f -u USER -o FILE -e trace=EXPR`: root runs strace, strace becomes the user,
     /// so a setuid binary is still setuid.
     pub strace: Option<(PathBuf, String)>,
+    /// More bind mounts `(source, target)` after /etc/qemu's (an nsswitch.conf, say).
+    pub binds: Vec<(PathBuf, PathBuf)>,
+    /// Run as these numbers `(uid, gid, supplementary gids)` instead of `user`: for a
+    /// caller that no NSS source of the host knows.
+    pub ids: Option<(u32, u32, Vec<u32>)>,
 }
 
 impl<'a> Run<'a> {
@@ -34,7 +39,7 @@ impl<'a> Run<'a> {
         Self {
             user: Some(user),
             tun0666: install == Install::FileCaps,
-            strace: None,
+            ..Self::default()
         }
     }
 }
@@ -103,10 +108,15 @@ impl Netns {
             script.push_str("mount --bind \"$1\" /dev/net/tun || exit 125; shift; ");
             tail.push(env().tun.clone().into());
         }
+        for (source, target) in &run.binds {
+            script.push_str("mount --bind \"$1\" \"$2\" || exit 125; shift 2; ");
+            tail.extend([source.into(), target.into()]);
+        }
         script.push_str("exec \"$@\"");
         cmd.arg(script).args(tail);
-        match (&run.strace, run.user) {
-            (Some((out, expr)), user) => {
+        match (&run.strace, run.user, &run.ids) {
+            (Some(_), _, Some(_)) => panic!("Run::ids does not combine with strace"),
+            (Some((out, expr)), user, None) => {
                 cmd.args(["strace", "-f", "-qq", "-o"])
                     .arg(out)
                     .arg(format!("-e{expr}"));
@@ -114,13 +124,24 @@ impl Netns {
                     cmd.args(["-u", user.name]);
                 }
             }
-            (None, Some(user)) => {
+            (None, _, Some((uid, gid, groups))) => {
+                let groups: Vec<String> = groups.iter().map(u32::to_string).collect();
+                cmd.arg("setpriv")
+                    .arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"));
+                match groups.is_empty() {
+                    true => cmd.arg("--clear-groups"),
+                    false => cmd.arg(format!("--groups={}", groups.join(","))),
+                };
+                cmd.arg("--");
+            }
+            (None, Some(user), None) => {
                 cmd.arg("setpriv")
                     .arg(format!("--reuid={}", user.name))
                     .arg(format!("--regid={}", user.name))
                     .args(["--init-groups", "--"]);
             }
-            (None, None) => {}
+            (None, None, None) => {}
         }
         cmd.arg(program).args(args);
         cmd
