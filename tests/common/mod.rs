@@ -10,6 +10,7 @@ pub mod direct;
 pub mod net;
 pub mod ns;
 pub mod trace;
+pub mod vm;
 
 pub use call::{call, Call, Outcome};
 pub use net::{Frame, PacketSock, TapFd};
