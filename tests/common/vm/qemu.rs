@@ -108,7 +108,7 @@ pub fn boot(vm: &Vm) -> VmRun {
     });
     let (up, exit) = (format!("fbh-vm-up {nonce} "), format!("fbh-vm-exit {nonce} "));
     let (mut console, mut boot, mut status) = (String::new(), None, None);
-    let deadline = start + vm.timeout;
+    let (deadline, mut timed_out) = (start + vm.timeout, false);
     let stop = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
@@ -124,7 +124,10 @@ pub fn boot(vm: &Vm) -> VmRun {
                     break true;
                 }
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => break true,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                break true;
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break false,
         }
     };
@@ -136,10 +139,10 @@ pub fn boot(vm: &Vm) -> VmRun {
     let qemu_stderr = stderr.join().unwrap_or_default();
     let _ = std::fs::remove_file(&initrd);
     let Some(status) = status else {
-        let why = if stop {
-            format!("timed out after {:?}", vm.timeout)
-        } else {
-            format!("QEMU exited ({qemu_status})")
+        let why = match (timed_out, stop) {
+            (true, _) => format!("timed out after {:?}", vm.timeout),
+            (false, true) => "its exit marker has no number".to_owned(),
+            (false, false) => format!("QEMU exited ({qemu_status})"),
         };
         panic!(
             "the VM gave no exit status: {why}; QEMU's stderr:\n{qemu_stderr}\nconsole:\n{}",
