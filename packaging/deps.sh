@@ -1,9 +1,12 @@
 #!/bin/sh
 # Installs what the build, the demo and the tests need on a Debian-like machine:
 # QEMU (the real caller and qemu-bridge-helper), iproute2, strace, setcap, setpriv,
-# libnss-extrausers (a real non-files NSS source for the tests).
+# libnss-extrausers (a real non-files NSS source for the tests); for the kernel-VM tests,
+# static busybox, gcc with glibc's static libc (the in-VM caller), xz and binutils (to take
+# vmlinux out of the Debian kernel package, which the tests fetch themselves).
 set -eu
 pkgs="qemu-system-x86 qemu-system-common iproute2 strace libcap2-bin util-linux passwd libnss-extrausers"
+pkgs="$pkgs busybox-static gcc libc6-dev xz-utils binutils"
 missing=""
 for pkg in $pkgs; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"

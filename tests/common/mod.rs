@@ -13,6 +13,7 @@ pub mod net;
 pub mod ns;
 pub mod nss;
 pub mod trace;
+pub mod vm;
 
 pub use call::{call, Call, Outcome};
 pub use net::{Frame, PacketSock, TapFd};
