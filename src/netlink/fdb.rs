@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
 use netlink_packet_route::neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -29,6 +30,12 @@ pub enum ClaimError {
         port: String,
         mac: MacAddr,
     },
+    /// A host behind a tunnel, known through a control plane: EVPN's zebra installs a
+    /// remote host's address on the VXLAN port as `extern_learn`, or `static sticky` for
+    /// a sticky one (FRR 8.4). Taking it would divert that host's traffic here.
+    Remote {
+        port: String,
+    },
 }
 
 impl fmt::Display for ClaimError {
@@ -49,6 +56,11 @@ impl fmt::Display for ClaimError {
                 "the bridge learned the address on {port} (another host's); only a mac line granting \
                  exactly {mac} lets a guest take it"
             ),
+            Self::Remote { port } => write!(
+                f,
+                "the address belongs to a remote host behind {port} (learned by a control plane such \
+                 as EVPN)"
+            ),
         }
     }
 }
@@ -62,8 +74,8 @@ pub fn reservation(mac: MacAddr) -> String {
 
 /// Reserves `mac` for `tap`, then adds its static, sticky entry. Exclusive, so that two
 /// guests racing for one address cannot both win; on EEXIST a static entry elsewhere is
-/// refused, and a learned one moves to the tap only if `take_learned` (an admin's exact
-/// `mac` line).
+/// refused (as a remote host's when a control plane put it there), and a learned one
+/// moves to the tap only if `take_learned` (an admin's exact `mac` line).
 pub fn claim(
     rtnl: &mut Rtnl,
     bridge: u32,
@@ -88,11 +100,13 @@ pub fn claim(
     if let Some(entry) = entry.filter(|e| e.port != tap) {
         let port =
             super::link::name_of(rtnl, entry.port).unwrap_or_else(|_| format!("ifindex {}", entry.port));
-        if !entry.learned {
-            return Err(ClaimError::Taken { port });
-        }
-        if !take_learned {
-            return Err(ClaimError::Learned { port, mac });
+        match entry.holder {
+            Holder::Learned if take_learned => {}
+            Holder::Learned => return Err(ClaimError::Learned { port, mac }),
+            Holder::ControlPlane => return Err(ClaimError::Remote { port }),
+            // The one extra request, on this refusal path only.
+            Holder::Static if is_vxlan(rtnl, entry.port) => return Err(ClaimError::Remote { port }),
+            Holder::Static | Holder::Local => return Err(ClaimError::Taken { port }),
         }
     }
     add(rtnl, tap, mac, NLM_F_CREATE | NLM_F_REPLACE).map_err(ClaimError::Io)
@@ -118,7 +132,36 @@ fn add(rtnl: &mut Rtnl, tap: u32, mac: MacAddr, flags: u16) -> io::Result<()> {
 
 struct Entry {
     port: u32,
-    learned: bool,
+    holder: Holder,
+}
+
+/// What an entry on another port stands for.
+#[derive(Debug, PartialEq, Eq)]
+enum Holder {
+    /// Learned from frames (reachable or stale, not sticky): another host's address.
+    Learned,
+    /// `extern_learn`: put there by a control plane (EVPN's zebra, a switchdev driver).
+    ControlPlane,
+    /// Static or sticky: another guest's, the host's, or a remote host's on a VXLAN port.
+    Static,
+    /// `permanent`: a local address, the host's own.
+    Local,
+}
+
+impl Holder {
+    fn of(state: NeighbourState, flags: NeighbourFlags) -> Self {
+        if state == NeighbourState::Permanent {
+            Self::Local
+        } else if flags.contains(NeighbourFlags::ExtLearned) {
+            Self::ControlPlane
+        } else if matches!(state, NeighbourState::Reachable | NeighbourState::Stale)
+            && !flags.contains(NeighbourFlags::Sticky)
+        {
+            Self::Learned
+        } else {
+            Self::Static
+        }
+    }
 }
 
 /// Same as `bridge fdb get MAC br BRIDGE`: one entry (kernel >= 5.0), never a dump, so
@@ -137,18 +180,65 @@ fn get(rtnl: &mut Rtnl, bridge: u32, mac: MacAddr) -> io::Result<Option<Entry>> 
     let Some(RouteNetlinkMessage::NewNeighbour(entry)) = reply else {
         return Err(unexpected("RTM_GETNEIGH"));
     };
-    // Learned entries are reachable or stale; static, local and externally learned or
-    // sticky ones belong to someone.
-    let dynamic = matches!(
-        entry.header.state,
-        NeighbourState::Reachable | NeighbourState::Stale
-    );
-    let owned = entry
-        .header
-        .flags
-        .intersects(NeighbourFlags::ExtLearned | NeighbourFlags::Sticky);
     Ok(Some(Entry {
         port: entry.header.ifindex,
-        learned: dynamic && !owned,
+        holder: Holder::of(entry.header.state, entry.header.flags),
     }))
+}
+
+/// Whether the port is a VXLAN device (`ip -d link show dev PORT` says `vxlan`): a static
+/// entry there is a remote host's (EVPN's zebra installs sticky ones as `static sticky`,
+/// with no `extern_learn`). A failed lookup counts as not VXLAN: refused all the same.
+fn is_vxlan(rtnl: &mut Rtnl, port: u32) -> bool {
+    let mut message = LinkMessage::default();
+    message.header.index = port;
+    let Ok(Some(RouteNetlinkMessage::NewLink(link))) = rtnl.request(RouteNetlinkMessage::GetLink(message), 0)
+    else {
+        return false;
+    };
+    link.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Vxlan))),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_table() {
+        use NeighbourFlags as F;
+        use NeighbourState as S;
+        let none = F::empty();
+        let cases = [
+            // `bridge fdb show` wording, then the kernel's state and flags.
+            ("learned", S::Reachable, none, Holder::Learned),
+            ("learned, aged", S::Stale, none, Holder::Learned),
+            ("sticky learned", S::Reachable, F::Sticky, Holder::Static),
+            ("static", S::Noarp, none, Holder::Static),
+            (
+                "static sticky (a guest, or FRR 8.4's remote sticky MAC)",
+                S::Noarp,
+                F::Sticky,
+                Holder::Static,
+            ),
+            (
+                "extern_learn (FRR's remote MAC)",
+                S::Reachable,
+                F::ExtLearned,
+                Holder::ControlPlane,
+            ),
+            (
+                "static extern_learn",
+                S::Noarp,
+                F::ExtLearned,
+                Holder::ControlPlane,
+            ),
+            ("permanent", S::Permanent, none, Holder::Local),
+        ];
+        for (what, state, flags, want) in cases {
+            assert_eq!(Holder::of(state, flags), want, "{what}");
+        }
+    }
 }
