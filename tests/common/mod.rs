@@ -7,6 +7,8 @@
 
 pub mod call;
 pub mod direct;
+pub mod fdb_watch;
+pub mod frr;
 pub mod net;
 pub mod ns;
 pub mod trace;
