@@ -189,7 +189,7 @@ fn unknown_unicast_reaches_no_managed_guest_on_either_host() {
 /// e. Host A's guest's address cannot be claimed on host B: refused as a remote host's,
 /// whether zebra installed it as static sticky (a sticky advertisement: the helper's
 /// guests) or as extern_learn (a non-sticky one); a static entry on a plain port is still
-/// another guest's or the host's.
+/// another guest's or the host's. Once the guest on A has quit, B may claim its address.
 #[test]
 fn a_claim_of_a_remote_hosts_address_is_refused_as_remote() {
     let pair = Pair::new(true);
@@ -221,6 +221,12 @@ fn a_claim_of_a_remote_hosts_address_is_refused_as_remote() {
     assert_eq!(b.entry(&guest_mac).unwrap(), sticky);
     let home = format!("{guest_mac} dev {} sticky master br0 static", guest.name());
     assert_eq!(a.entry(&guest_mac).unwrap(), home);
+    // Once the guest on A has quit (stop and copy), the address can move to B.
+    drop(guest);
+    assert!(common::wait_for(5.0, || b.entry(&guest_mac).is_none()));
+    let moved = b.guest(&env().bob, &guest_mac);
+    assert_eq!(wait_remote(a, b, &guest_mac), sticky, "now A has it from B");
+    drop(moved);
 }
 
 /// f. FRR started after the guest exists advertises it. And its entry is sticky where it
