@@ -9,6 +9,8 @@ pub mod call;
 pub mod devlog;
 pub mod direct;
 pub mod fdb;
+pub mod fdb_watch;
+pub mod frr;
 pub mod net;
 pub mod ns;
 pub mod nss;
