@@ -7,7 +7,7 @@ use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::neighbour::{NeighbourFlags, NeighbourState};
 use netlink_packet_route::RouteNetlinkMessage;
 
-use super::{build, unexpected, Rtnl};
+use super::{build, link, unexpected, Rtnl};
 use crate::mac::MacAddr;
 use crate::plan::FdbEntry;
 
@@ -30,6 +30,12 @@ pub(crate) enum ClaimError {
         port: String,
         mac: MacAddr,
     },
+    /// A host behind a tunnel, known through a control plane: EVPN's zebra installs a
+    /// remote host's address on the VXLAN port as `extern_learn`, or `static sticky` for
+    /// a sticky one (FRR 8.4). Taking it would divert that host's traffic here.
+    Remote {
+        port: String,
+    },
 }
 
 impl fmt::Display for ClaimError {
@@ -50,14 +56,19 @@ impl fmt::Display for ClaimError {
                 "the bridge learned the address on {port} (another host's); only a mac line granting \
                  exactly {mac} lets a guest take it"
             ),
+            Self::Remote { port } => write!(
+                f,
+                "the address belongs to a remote host behind {port} (learned by a control plane such \
+                 as EVPN)"
+            ),
         }
     }
 }
 
 /// Reserves the entry's MAC for `tap`, then adds its static, sticky entry. Exclusive, so
 /// that two guests racing for one address cannot both win; on EEXIST a static entry
-/// elsewhere is refused, and a learned one moves to the tap only if `take_learned` (an
-/// admin's exact `mac` line).
+/// elsewhere is refused (as a remote host's when a control plane put it there), and a
+/// learned one moves to the tap only if `take_learned` (an admin's exact `mac` line).
 ///
 /// Sticky (Linux 4.20): without it the kernel moves even a static entry to any learning
 /// port a frame with that source arrives on, so one spoofed frame from the LAN would take
@@ -65,9 +76,9 @@ impl fmt::Display for ClaimError {
 /// is never silently ignored here.
 pub(crate) fn claim(rtnl: &mut Rtnl, bridge: u32, tap: u32, entry: &FdbEntry) -> Result<(), ClaimError> {
     let (mac, name) = (entry.mac, entry.reservation.as_str());
-    match super::link::add_altname(rtnl, tap, name) {
+    match link::add_altname(rtnl, tap, name) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            let holder = super::link::holder_of(rtnl, name).unwrap_or_else(|_| "another tap".into());
+            let holder = link::holder_of(rtnl, name).unwrap_or_else(|_| "another tap".into());
             return Err(ClaimError::Claimed { holder });
         }
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return Err(ClaimError::NoAltNames),
@@ -79,13 +90,15 @@ pub(crate) fn claim(rtnl: &mut Rtnl, bridge: u32, tap: u32, entry: &FdbEntry) ->
     }
     let existing = get(rtnl, bridge, mac).map_err(ClaimError::Io)?;
     if let Some(existing) = existing.filter(|e| e.port != tap) {
-        let port = super::link::name_of(rtnl, existing.port)
-            .unwrap_or_else(|_| format!("ifindex {}", existing.port));
-        if !existing.learned {
-            return Err(ClaimError::Taken { port });
-        }
-        if !entry.take_learned {
-            return Err(ClaimError::Learned { port, mac });
+        let port =
+            link::name_of(rtnl, existing.port).unwrap_or_else(|_| format!("ifindex {}", existing.port));
+        match existing.holder {
+            Holder::Learned if entry.take_learned => {}
+            Holder::Learned => return Err(ClaimError::Learned { port, mac }),
+            Holder::ControlPlane => return Err(ClaimError::Remote { port }),
+            // The one extra request, on this refusal path only.
+            Holder::Static if link::is_vxlan(rtnl, existing.port) => return Err(ClaimError::Remote { port }),
+            Holder::Static | Holder::Local => return Err(ClaimError::Taken { port }),
         }
     }
     add(rtnl, tap, mac, NLM_F_CREATE | NLM_F_REPLACE).map_err(ClaimError::Io)
@@ -100,7 +113,36 @@ fn add(rtnl: &mut Rtnl, tap: u32, mac: MacAddr, flags: u16) -> io::Result<()> {
 
 struct Entry {
     port: u32,
-    learned: bool,
+    holder: Holder,
+}
+
+/// What an entry on another port stands for.
+#[derive(Debug, PartialEq, Eq)]
+enum Holder {
+    /// Learned from frames (reachable or stale, not sticky): another host's address.
+    Learned,
+    /// `extern_learn`: put there by a control plane (EVPN's zebra, a switchdev driver).
+    ControlPlane,
+    /// Static or sticky: another guest's, the host's, or a remote host's on a VXLAN port.
+    Static,
+    /// `permanent`: a local address, the host's own.
+    Local,
+}
+
+impl Holder {
+    fn of(state: NeighbourState, flags: NeighbourFlags) -> Self {
+        if state == NeighbourState::Permanent {
+            Self::Local
+        } else if flags.contains(NeighbourFlags::ExtLearned) {
+            Self::ControlPlane
+        } else if matches!(state, NeighbourState::Reachable | NeighbourState::Stale)
+            && !flags.contains(NeighbourFlags::Sticky)
+        {
+            Self::Learned
+        } else {
+            Self::Static
+        }
+    }
 }
 
 /// The bridge's entry for `mac`, if any: one entry, never a dump, so the cost does not
@@ -114,18 +156,49 @@ fn get(rtnl: &mut Rtnl, bridge: u32, mac: MacAddr) -> io::Result<Option<Entry>> 
     let Some(RouteNetlinkMessage::NewNeighbour(entry)) = reply else {
         return Err(unexpected("RTM_GETNEIGH"));
     };
-    // Learned entries are reachable or stale; static, local and externally learned or
-    // sticky ones belong to someone.
-    let dynamic = matches!(
-        entry.header.state,
-        NeighbourState::Reachable | NeighbourState::Stale
-    );
-    let owned = entry
-        .header
-        .flags
-        .intersects(NeighbourFlags::ExtLearned | NeighbourFlags::Sticky);
     Ok(Some(Entry {
         port: entry.header.ifindex,
-        learned: dynamic && !owned,
+        holder: Holder::of(entry.header.state, entry.header.flags),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_table() {
+        use NeighbourFlags as F;
+        use NeighbourState as S;
+        let none = F::empty();
+        let cases = [
+            // `bridge fdb show` wording, then the kernel's state and flags.
+            ("learned", S::Reachable, none, Holder::Learned),
+            ("learned, aged", S::Stale, none, Holder::Learned),
+            ("sticky learned", S::Reachable, F::Sticky, Holder::Static),
+            ("static", S::Noarp, none, Holder::Static),
+            (
+                "static sticky (a guest, or FRR 8.4's remote sticky MAC)",
+                S::Noarp,
+                F::Sticky,
+                Holder::Static,
+            ),
+            (
+                "extern_learn (FRR's remote MAC)",
+                S::Reachable,
+                F::ExtLearned,
+                Holder::ControlPlane,
+            ),
+            (
+                "static extern_learn",
+                S::Noarp,
+                F::ExtLearned,
+                Holder::ControlPlane,
+            ),
+            ("permanent", S::Permanent, none, Holder::Local),
+        ];
+        for (what, state, flags, want) in cases {
+            assert_eq!(Holder::of(state, flags), want, "{what}");
+        }
+    }
 }

@@ -166,6 +166,20 @@ fn get_link(rtnl: &mut Rtnl, link: Link<'_>) -> io::Result<LinkMessage> {
     }
 }
 
+/// Whether the port is a VXLAN device (`ip -d link show dev PORT` says `vxlan`): a static
+/// entry there is a remote host's (EVPN's zebra installs sticky ones as `static sticky`,
+/// with no `extern_learn`). A failed lookup counts as not VXLAN: refused all the same.
+pub(crate) fn is_vxlan(rtnl: &mut Rtnl, port: u32) -> bool {
+    get_link(rtnl, Link::Index(port)).is_ok_and(|link| {
+        link.attributes.iter().any(|a| match a {
+            LinkAttribute::LinkInfo(infos) => {
+                infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Vxlan)))
+            }
+            _ => false,
+        })
+    })
+}
+
 /// Kernels before 5.18 ignore IFLA_BRPORT_LOCKED without an error, so the port is read
 /// back: only a port that reports `locked on` is locked.
 fn port_locked(link: &LinkMessage) -> bool {

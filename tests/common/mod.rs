@@ -9,10 +9,13 @@ pub mod call;
 pub mod devlog;
 pub mod direct;
 pub mod fdb;
+pub mod fdb_watch;
+pub mod frr;
 pub mod net;
 pub mod ns;
 pub mod nss;
 pub mod trace;
+pub mod vm;
 
 pub use call::{call, Call, Outcome};
 pub use net::{Frame, PacketSock, TapFd};

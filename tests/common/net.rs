@@ -189,7 +189,7 @@ impl PacketSock {
 }
 
 /// poll(2) for POLLIN, up to `wait`.
-fn readable(fd: BorrowedFd, wait: Duration) -> bool {
+pub fn readable(fd: BorrowedFd, wait: Duration) -> bool {
     let ms = i32::try_from(wait.as_millis().max(1)).unwrap_or(i32::MAX);
     let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),
