@@ -24,6 +24,9 @@ for name in $names; do
     getent group "$name" >/dev/null || new_groups="$new_groups $name"
 done
 [ -e /etc/qemu ] || new_etc_qemu=1
+# `ip netns add` (the harness's namespaces) mounts /run/netns once; undo it if this run did.
+new_netns_mount=""
+mountpoint -q /run/netns 2>/dev/null || new_netns_mount=1
 cleanup() {
     for name in $new_users; do
         if getent passwd "$name" >/dev/null; then userdel "$name" || true; fi
@@ -33,6 +36,9 @@ cleanup() {
     done
     # The tests' mount point for their own /etc/qemu.
     if [ -n "$new_etc_qemu" ]; then rmdir /etc/qemu 2>/dev/null || true; fi
+    if [ -n "$new_netns_mount" ] && [ -z "$(ip netns list 2>/dev/null)" ]; then
+        umount /run/netns 2>/dev/null || true
+    fi
     give_back
 }
 trap cleanup EXIT
