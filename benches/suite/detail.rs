@@ -38,11 +38,11 @@ fn phase<T>(
 fn phase_latency(b: &Bench) -> Result<Latency, String> {
     let cfg = b.cfg;
     println!(
-        "\n[1-2] latency and peak RSS: {} calls per variant (+{} warm-up), variants interleaved \
-         round-robin.\n      A call = socketpair, fork, become uid {} (no groups), exec a setuid-root \
-         copy with\n      `--use-vnet --fd=N --br=BR [--mac=M]` (only fd N inherited), recvmsg of the \
-         tap fd, wait4\n      (ru_maxrss = peak RSS). Taps stay open for a round of {} iterations and \
-         are closed,\n      untimed, between rounds. {}.",
+        "\n[1-2] latency and peak RSS: {} calls per variant (+{} warm-up), variants interleaved, in a \
+         new random\n      order each iteration. A call = socketpair, fork, become uid {} (no groups), \
+         exec a setuid-root\n      copy with `--use-vnet --fd=N --br=BR [--mac=M]` (only fd N \
+         inherited), recvmsg of the tap fd,\n      wait4 (ru_maxrss = peak RSS). Taps stay open for a \
+         round of {} iterations and are closed,\n      untimed, between rounds. {}.",
         cfg.latency_calls,
         cfg.warmup,
         b.bins.caller.0,
