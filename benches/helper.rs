@@ -2,18 +2,24 @@
 //! namespace of their own (needs root):
 //!
 //! ```sh
-//! cargo bench --bench helper -- [--quick] [--json PATH]   # default PATH target/bench-report.json
+//! cargo bench --bench helper -- [--quick] [--json PATH] [--compare LABEL=PATH]... [--no-fifo]
 //! ```
 //!
 //! 1. per-call latency (spawn to fd received and child reaped), exactly as QEMU calls a
-//!    helper, for ours managed, ours plain, qemu-bridge-helper plain and the spawn floor;
+//!    helper, by an unprivileged user, of setuid-root copies: ours managed and plain,
+//!    qemu-bridge-helper plain, the kernel floor (a static C program making only the system
+//!    calls of a managed call), the exec floor (a static no-op), ours managed through
+//!    QEMU's `/bin/sh -c`, and any other builds of ours given with `--compare`;
 //! 2. the child's peak RSS; 3. call #1000 on a bridge with 999 managed ports vs call #1;
 //! 4. simultaneous calls on one bridge; 5. what managed mode saves on the datapath.
 //!
 //! Every figure is a ratio against a reference measured in the same run. The table goes to
-//! stdout, the full report (every sample, machine info) to the JSON file. `--quick` runs
-//! every phase with few iterations (CI runs it so that the suite keeps working).
+//! stdout, the full report (every sample, machine info) to the JSON file (default
+//! target/bench-report.json). `--quick` runs every phase with few iterations (CI runs it so
+//! that the suite keeps working). Figures 1-2 run at SCHED_FIFO unless `--no-fifo`.
 
+#[path = "suite/bins.rs"]
+mod bins;
 #[path = "suite/calls.rs"]
 mod calls;
 #[path = "suite/datapath.rs"]
@@ -34,6 +40,8 @@ mod setup;
 mod spawn;
 #[path = "suite/stats.rs"]
 mod stats;
+#[path = "suite/variants.rs"]
+mod variants;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -58,10 +66,12 @@ pub struct Config {
     pub guests: usize,
     pub frames: usize,
     pub burst_reps: usize,
+    /// Figures 1-2 at SCHED_FIFO (the machine may be busy with other work).
+    pub fifo: bool,
 }
 
 impl Config {
-    fn new(quick: bool) -> Self {
+    fn new(quick: bool, fifo: bool) -> Self {
         let full = !quick;
         let pick = |full_n: usize, quick_n: usize| if full { full_n } else { quick_n };
         Self {
@@ -69,13 +79,14 @@ impl Config {
             latency_calls: pick(300, 30),
             warmup: pick(5, 2),
             round: pick(50, 10),
-            scale_ports: pick(1000, 100),
+            scale_ports: pick(1000, 50),
             scale_window: pick(30, 10),
             concurrent: pick(64, 8),
             concurrent_reps: pick(5, 2),
             guests: 32,
             frames: pick(20_000, 2_000),
             burst_reps: pick(3, 1),
+            fifo,
         }
     }
 
@@ -85,16 +96,23 @@ impl Config {
             "round": self.round, "scale_ports": self.scale_ports, "scale_window": self.scale_window,
             "concurrent": self.concurrent, "concurrent_reps": self.concurrent_reps,
             "guests": self.guests, "frames": self.frames, "burst_reps": self.burst_reps,
+            "sched_fifo": self.fifo,
         })
     }
 }
 
-/// Command line: `[--quick] [--json PATH]`; `--inner DIR` is the re-executed process.
-/// cargo adds `--bench`, which means nothing here.
+/// At most this many `--compare` builds (each has a managed bridge in our ACL).
+pub const MAX_COMPARE: usize = 8;
+
+/// Command line: `[--quick] [--json PATH] [--compare LABEL=PATH]... [--no-fifo]`; `--inner
+/// DIR` is the re-executed process. cargo adds `--bench`, which means nothing here.
 pub struct Options {
     pub quick: bool,
     pub json: PathBuf,
     pub inner: Option<PathBuf>,
+    /// Other builds of ours to time beside it (managed calls): (label, binary).
+    pub compare: Vec<(String, PathBuf)>,
+    pub no_fifo: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -102,6 +120,8 @@ fn parse_args() -> Result<Options, String> {
         quick: false,
         json: PathBuf::from("target/bench-report.json"),
         inner: None,
+        compare: Vec::new(),
+        no_fifo: false,
     };
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
@@ -114,17 +134,36 @@ fn parse_args() -> Result<Options, String> {
             Some("--quick") => opts.quick = true,
             Some("--json") => opts.json = value("--json")?,
             Some("--inner") => opts.inner = Some(value("--inner")?),
+            Some("--compare") => opts.compare.push(compare_arg(&value("--compare")?)?),
+            Some("--no-fifo") => opts.no_fifo = true,
             Some("--bench") => {}
             _ => {
                 return Err(format!(
-                    "unknown argument {arg:?}; usage: [--quick] [--json PATH]"
+                    "unknown argument {arg:?}; usage: [--quick] [--json PATH] \
+                     [--compare LABEL=PATH]... [--no-fifo]"
                 ))
             }
         }
     }
+    if opts.compare.len() > MAX_COMPARE {
+        return Err(format!("at most {MAX_COMPARE} --compare builds"));
+    }
     let cwd = std::env::current_dir().map_err(|e| format!("current dir: {e}"))?;
     opts.json = cwd.join(&opts.json);
     Ok(opts)
+}
+
+/// `LABEL=PATH`: a label of letters, digits and `_` (it names a JSON key), an absolute path.
+fn compare_arg(arg: &std::path::Path) -> Result<(String, PathBuf), String> {
+    let text = arg.to_str().ok_or("--compare: not UTF-8")?;
+    let (label, path) = text.split_once('=').ok_or("--compare needs LABEL=PATH")?;
+    let good = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if label.is_empty() || !label.chars().all(good) || !path.starts_with('/') {
+        return Err(format!(
+            "--compare {text:?}: want LABEL=/ABS/PATH, LABEL of [A-Za-z0-9_]"
+        ));
+    }
+    Ok((label.into(), path.into()))
 }
 
 fn main() {
@@ -142,7 +181,7 @@ fn main() {
 /// Inside the namespace: every phase, the table, the JSON report.
 fn inner(opts: &Options, dir: &std::path::Path) -> Result<(), String> {
     let started = Instant::now();
-    let cfg = Config::new(opts.quick);
+    let cfg = Config::new(opts.quick, !opts.no_fifo);
     let machine = report::machine();
     let text = |key: &str| {
         machine[key]
@@ -166,11 +205,10 @@ fn inner(opts: &Options, dir: &std::path::Path) -> Result<(), String> {
     ns::raise_nofile(8192)?;
     let views = ns::Views::new(&dir.join("qbh"))?;
     check_views(&views)?;
+    let bins = bins::Bins::new(dir, opts)?;
     let bench = calls::Bench {
         views: &views,
-        ours: setup::OURS.into(),
-        qbh: setup::QBH.into(),
-        floor: setup::FLOOR.into(),
+        bins: &bins,
         cfg: &cfg,
     };
     let results = detail::run_all(&bench)?;

@@ -2,88 +2,25 @@
 //! managed ports, and simultaneous calls.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{json, Value};
 
+use crate::bins::Bins;
 use crate::ns::{self, View, Views};
 use crate::spawn::{self, Call, Program};
 use crate::stats::{median, Summary};
 use crate::Config;
 
-/// What is called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
-    /// Ours with `--mac=`: managed on a bridge the ACL marks `managed`, else plain.
-    Managed,
-    /// Ours exactly as QEMU calls it (no `--mac`), on a plain bridge.
-    Plain,
-    /// Debian's qemu-bridge-helper, plain bridge.
-    Qbh,
-    /// `/bin/true`, spawned the same way: the cost of fork + exec + reaping alone.
-    Floor,
-}
+pub use crate::variants::{next_mac, Variant};
 
-impl Variant {
-    pub const ALL: [Variant; 4] = [Self::Managed, Self::Plain, Self::Qbh, Self::Floor];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Managed => "ours_managed",
-            Self::Plain => "ours_plain",
-            Self::Qbh => "qemu_bridge_helper_plain",
-            Self::Floor => "spawn_floor",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Managed => "ours, managed (--mac)",
-            Self::Plain => "ours, plain",
-            Self::Qbh => "qemu-bridge-helper, plain",
-            Self::Floor => "spawn floor (/bin/true)",
-        }
-    }
-}
-
-/// The binaries, the two ACL views and the sizes of this run.
+/// The programs, the two ACL views and the sizes of this run.
 pub struct Bench<'a> {
     pub views: &'a Views,
-    pub ours: String,
-    pub qbh: String,
-    pub floor: String,
+    pub bins: &'a Bins,
     pub cfg: &'a Config,
 }
 
-/// A fresh guest MAC `52:54:00:xx:xx:xx` (a counter: unique within the run).
-pub fn next_mac() -> [u8; 6] {
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let [_, a, b, c] = NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes();
-    [0x52, 0x54, 0x00, a, b, c]
-}
-
-pub fn mac_text(mac: &[u8; 6]) -> String {
-    let [a, b, c, d, e, f] = mac;
-    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
-}
-
 impl Bench<'_> {
-    fn program(&self, variant: Variant, bridge: &str, mac: Option<[u8; 6]>) -> Program {
-        let path = match variant {
-            Variant::Managed | Variant::Plain => &self.ours,
-            Variant::Qbh => &self.qbh,
-            Variant::Floor => &self.floor,
-        };
-        let mut args = vec!["--use-vnet".into(), "--fd={fd}".into(), format!("--br={bridge}")];
-        if variant == Variant::Managed {
-            args.push(format!("--mac={}", mac_text(&mac.unwrap_or_else(next_mac))));
-        }
-        Program {
-            path: path.clone(),
-            args,
-        }
-    }
-
     pub fn view(variant: Variant) -> View {
         if variant == Variant::Qbh {
             View::Qbh
@@ -92,14 +29,14 @@ impl Bench<'_> {
         }
     }
 
-    /// One call; `mac` for [`Variant::Managed`] (a fresh one if `None`).
+    /// One call; `mac` for a managed variant (a fresh one if `None`).
     pub fn call_as(&self, variant: Variant, bridge: &str, mac: Option<[u8; 6]>) -> Result<Call, String> {
-        let program = self.program(variant, bridge, mac);
+        let program = self.bins.program(variant, bridge, mac)?;
         let view = Self::view(variant);
         if view != View::Ours {
             self.views.enter(view)?;
         }
-        let result = spawn::call(&program, variant != Variant::Floor);
+        let result = spawn::call(&program, variant.sends_fd());
         if view != View::Ours {
             self.views.enter(View::Ours)?;
         }
@@ -108,14 +45,6 @@ impl Bench<'_> {
 
     pub fn call(&self, variant: Variant, bridge: &str) -> Result<Call, String> {
         self.call_as(variant, bridge, None)
-    }
-}
-
-fn bridge_of(variant: Variant) -> &'static str {
-    match variant {
-        Variant::Managed => "brm",
-        Variant::Plain | Variant::Floor => "brp",
-        Variant::Qbh => "brq",
     }
 }
 
@@ -163,50 +92,78 @@ impl Stats {
     }
 }
 
+/// Figures 1 and 2 for one variant.
+pub struct Row {
+    pub variant: Variant,
+    pub key: String,
+    pub label: String,
+    pub stats: Stats,
+    /// Every timed latency, µs, in call order.
+    pub raw_us: Vec<f64>,
+}
+
 /// Figures 1 and 2, per variant.
 pub struct Latency {
     pub calls: usize,
     pub round: usize,
-    pub results: Vec<(Variant, Stats)>,
-    /// Every timed latency, µs, per variant in call order.
-    pub raw_us: Vec<(Variant, Vec<f64>)>,
+    /// Whether the phase ran at SCHED_FIFO (see [`crate::spawn::set_fifo`]).
+    pub fifo: bool,
+    pub rows: Vec<Row>,
 }
 
 impl Latency {
+    pub fn row(&self, variant: Variant) -> Option<&Row> {
+        self.rows.iter().find(|r| r.variant == variant)
+    }
+
+    /// Panics if `variant` was not measured: only for the rows that always are.
     pub fn get(&self, variant: Variant) -> Stats {
-        let found = self.results.iter().find(|(v, _)| *v == variant);
-        found.map(|(_, s)| *s).expect("every variant is measured")
+        self.row(variant).expect("a fixed row is always measured").stats
     }
 
     pub fn json(&self) -> Value {
-        let per: serde_json::Map<String, Value> = (self.results.iter())
-            .map(|(v, s)| (v.key().into(), s.json()))
+        let per: serde_json::Map<String, Value> = (self.rows.iter())
+            .map(|r| {
+                (
+                    r.key.clone(),
+                    json!({"label": r.label, "summary": r.stats.json()}),
+                )
+            })
             .collect();
-        let raw: serde_json::Map<String, Value> = (self.raw_us.iter())
-            .map(|(v, s)| (v.key().into(), json!(s)))
+        let raw: serde_json::Map<String, Value> = (self.rows.iter())
+            .map(|r| (r.key.clone(), json!(r.raw_us)))
             .collect();
-        json!({"calls_per_variant": self.calls, "round": self.round, "variants": per, "latency_us_all": raw})
+        json!({"calls_per_variant": self.calls, "round": self.round, "sched_fifo": self.fifo,
+               "variants": per, "latency_us_all": raw})
     }
 }
 
-/// Round-robin over the variants (the first one rotates per iteration); taps stay open for
-/// a round of `cfg.round` iterations and are closed, untimed, between rounds.
+/// Every iteration calls each variant once, in a fresh random order: a fixed order gives each
+/// variant the same predecessor, whose cache and TLB footprint it then pays for (measured:
+/// up to 10% for the variant after qemu-bridge-helper). Taps stay open for a round of
+/// `cfg.round` iterations and are closed, untimed, between rounds.
 pub fn latency(b: &Bench) -> Result<Latency, String> {
-    for br in ["brm", "brp", "brq"] {
-        ns::add_bridge(br)?;
+    let variants = crate::variants::latency_variants(b.bins);
+    let n = variants.len();
+    for v in &variants {
+        if !std::path::Path::new("/sys/class/net").join(v.bridge()).exists() {
+            ns::add_bridge(&v.bridge())?;
+        }
     }
-    let mut samples: Vec<Samples> = (0..4).map(|_| Samples::default()).collect();
+    let fifo = b.cfg.fifo && spawn::set_fifo(true)?;
+    let mut samples: Vec<Samples> = (0..n).map(|_| Samples::default()).collect();
     let warmup = b.cfg.warmup;
     let (total, round) = (b.cfg.latency_calls + warmup, b.cfg.round);
-    let mut i = 0;
+    let (mut i, mut order, mut rng) = (0, (0..n).collect::<Vec<usize>>(), Shuffle(0x9e37_79b9_7f4a_7c15));
     while i < total {
         let mut held: Vec<OwnedFd> = Vec::new();
         for _ in 0..round.min(total - i) {
-            for k in 0..4 {
-                let v = Variant::ALL[(i + k) % 4];
-                let call = b.call(v, bridge_of(v))?;
+            rng.shuffle(&mut order);
+            for &k in &order {
+                let v = variants[k];
+                let call = b.call(v, &v.bridge())?;
                 if i >= warmup {
-                    samples[(i + k) % 4].push(&call);
+                    samples[k].push(&call);
                 }
                 held.extend(call.fd);
             }
@@ -215,18 +172,39 @@ pub fn latency(b: &Bench) -> Result<Latency, String> {
         drop(held);
         ns::settle()?;
     }
-    let results = (Variant::ALL.iter().zip(&samples))
-        .map(|(v, s)| (*v, Stats::of(s)))
-        .collect();
-    let raw_us = (Variant::ALL.into_iter().zip(samples))
-        .map(|(v, s)| (v, s.latency_us))
+    if fifo {
+        spawn::set_fifo(false)?;
+    }
+    let _ = std::fs::remove_dir_all(&b.bins.links).and_then(|()| std::fs::create_dir(&b.bins.links));
+    let rows = (variants.into_iter().zip(samples))
+        .map(|(v, s)| Row {
+            variant: v,
+            key: v.key(b.bins),
+            label: v.label(b.bins),
+            stats: Stats::of(&s),
+            raw_us: s.latency_us,
+        })
         .collect();
     Ok(Latency {
         calls: b.cfg.latency_calls,
         round,
-        results,
-        raw_us,
+        fifo,
+        rows,
     })
+}
+
+/// Fisher-Yates over xorshift64: a fixed seed, so that a run's order can be repeated.
+struct Shuffle(u64);
+
+impl Shuffle {
+    fn shuffle(&mut self, items: &mut [usize]) {
+        for k in (1..items.len()).rev() {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            items.swap(k, (self.0 % (k as u64 + 1)) as usize);
+        }
+    }
 }
 
 /// Figure 4 for one variant: `reps` bursts of `n` simultaneous calls on one bridge.
@@ -273,7 +251,9 @@ pub fn concurrency(b: &Bench) -> Result<(Burst, Burst), String> {
 }
 
 fn burst(b: &Bench, variant: Variant, bridge: &str, into: &mut Burst) -> Result<(), String> {
-    let programs: Vec<Program> = (0..into.n).map(|_| b.program(variant, bridge, None)).collect();
+    let programs: Vec<Program> = (0..into.n)
+        .map(|_| b.bins.program(variant, bridge, None))
+        .collect::<Result<_, _>>()?;
     b.views.enter(Bench::view(variant))?;
     let result = spawn::call_all(&programs);
     b.views.enter(View::Ours)?;

@@ -38,12 +38,20 @@ fn phase<T>(
 fn phase_latency(b: &Bench) -> Result<Latency, String> {
     let cfg = b.cfg;
     println!(
-        "\n[1-2] latency and peak RSS: {} calls per variant (+{} warm-up), variants interleaved \
-         round-robin.\n      A call = socketpair, fork, exec `--use-vnet --fd=N --br=BR [--mac=M]` \
-         (only fd N inherited),\n      recvmsg of the tap fd, wait4 (ru_maxrss = peak RSS). Taps stay \
-         open for a round of\n      {} iterations and are closed, untimed, between rounds. All run as \
-         root.",
-        cfg.latency_calls, cfg.warmup, cfg.round
+        "\n[1-2] latency and peak RSS: {} calls per variant (+{} warm-up), variants interleaved, in a \
+         new random\n      order each iteration. A call = socketpair, fork, become uid {} (no groups), \
+         exec a setuid-root\n      copy with `--use-vnet --fd=N --br=BR [--mac=M]` (only fd N \
+         inherited), recvmsg of the tap fd,\n      wait4 (ru_maxrss = peak RSS). Taps stay open for a \
+         round of {} iterations and are closed,\n      untimed, between rounds. {}.",
+        cfg.latency_calls,
+        cfg.warmup,
+        b.bins.caller.0,
+        cfg.round,
+        if cfg.fifo {
+            "Bench and children at SCHED_FIFO 1, so that other load cannot preempt a call"
+        } else {
+            "Normal scheduling (--no-fifo)"
+        }
     );
     let latency = calls::latency(b)?;
     print_latency(&latency);
@@ -106,28 +114,32 @@ fn rounded(values: &[f64]) -> Vec<f64> {
 }
 
 fn print_latency(l: &Latency) {
-    let floor = l.get(Variant::Floor).latency_us;
+    let floor = l.get(Variant::KernelFloor).latency_us.median;
     println!(
-        "      {:<27} {:>7} {:>7} {:>7} {:>7} {:>7} {:>10} {:>9} {:>7}",
-        "variant (medians in ms)", "median", "p99", "min", "max", "-floor", "peak RSS", "child CPU", "faults"
+        "      {:<31} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>10} {:>9} {:>6}",
+        "variant (ms)", "median", "p99", "min", "max", "xfloor", "-floor", "peak RSS", "child CPU", "faults"
     );
-    for v in Variant::ALL {
-        let s = l.get(v);
-        let (t, ms) = (s.latency_us, |us: f64| format!("{:.3}", us / 1e3));
+    for row in &l.rows {
+        let (s, ms) = (&row.stats, |us: f64| format!("{:.3}", us / 1e3));
+        let t = s.latency_us;
         println!(
-            "      {:<27} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} KiB {:>9} {:>7}",
-            v.label(),
+            "      {:<31} {:>7} {:>7} {:>7} {:>7} {:>6.2}x {:>7} {:>6} KiB {:>9} {:>6}",
+            row.label,
             ms(t.median),
             ms(t.p99),
             ms(t.min),
             ms(t.max),
-            ms(t.median - floor.median),
+            t.median / floor,
+            ms(t.median - floor),
             s.maxrss_kib.median,
             ms(s.cpu_us.median),
             s.minflt.median
         );
     }
-    println!("      (-floor: median minus the spawn floor's; child CPU: user + system, from wait4)");
+    println!(
+        "      (xfloor, -floor: median over / minus the kernel floor's; child CPU: user + system, \
+         from wait4;\n      medians throughout)"
+    );
 }
 
 fn print_scale(s: &Scale) {

@@ -114,48 +114,64 @@ fn scale_rows(s: &Scale) -> Vec<Row> {
 }
 
 fn latency_rows(l: &Latency) -> Vec<Row> {
-    let (qbh, qbh_rss) = (l.get(Variant::Qbh).latency_us, l.get(Variant::Qbh).maxrss_kib);
+    let (qbh, managed) = (l.get(Variant::Qbh), l.get(Variant::Managed));
     let mut rows = Vec::new();
-    for v in [Variant::Managed, Variant::Plain, Variant::Floor] {
-        let t = l.get(v).latency_us;
-        let (target, met) = match v {
-            Variant::Managed => ("<= 0.60x", Some(ratio(t.median, qbh.median) <= 0.60)),
+    for r in l.rows.iter().filter(|r| r.variant != Variant::Qbh) {
+        let t = r.stats.latency_us.median;
+        let (target, met) = match r.variant {
+            Variant::Managed => ("<= 0.60x", Some(ratio(t, qbh.latency_us.median) <= 0.60)),
             _ => ("info", None),
         };
-        let name = format!("1 latency median, {}", v.label());
+        let name = format!("1 latency median, {}", r.label);
         rows.push(row(
             &name,
-            ms(t.median),
-            ms(qbh.median),
-            ratio(t.median, qbh.median),
+            ms(t),
+            ms(qbh.latency_us.median),
+            ratio(t, qbh.latency_us.median),
             target,
             met,
         ));
-        let name = format!("1 latency p99, {}", v.label());
+    }
+    let (m, q) = (managed.latency_us, qbh.latency_us);
+    rows.push(row(
+        "1 latency p99, ours, managed",
+        ms(m.p99),
+        ms(q.p99),
+        ratio(m.p99, q.p99),
+        "info",
+        None,
+    ));
+    // Against other references than qemu-bridge-helper.
+    let floor = l.get(Variant::KernelFloor).latency_us.median;
+    let mut versus = vec![("1 ours managed / kernel floor".to_owned(), m.median, floor)];
+    for (v, what) in [
+        (Variant::Shell, "via /bin/sh -c"),
+        (Variant::Argv0, "MAC in argv[0]"),
+    ] {
+        if let Some(r) = l.row(v) {
+            let name = format!("1 ours managed {what} / direct exec");
+            versus.push((name, r.stats.latency_us.median, m.median));
+        }
+    }
+    for (name, ours, reference) in versus {
         rows.push(row(
             &name,
-            ms(t.p99),
-            ms(qbh.p99),
-            ratio(t.p99, qbh.p99),
+            ms(ours),
+            ms(reference),
+            ratio(ours, reference),
             "info",
             None,
         ));
     }
-    for v in [Variant::Managed, Variant::Plain, Variant::Floor] {
-        let rss = l.get(v).maxrss_kib;
-        let (target, met) = match v {
-            Variant::Floor => ("info", None),
-            _ => ("<= 2 MiB", Some(rss.median <= 2048.0)),
+    for r in l.rows.iter().filter(|r| r.variant != Variant::Qbh) {
+        let rss = r.stats.maxrss_kib.median;
+        let (target, met) = match r.variant {
+            Variant::Managed | Variant::Plain => ("<= 2 MiB", Some(rss <= 2048.0)),
+            _ => ("info", None),
         };
-        let name = format!("2 peak RSS, {}", v.label());
-        rows.push(row(
-            &name,
-            mib(rss.median),
-            mib(qbh_rss.median),
-            ratio(rss.median, qbh_rss.median),
-            target,
-            met,
-        ));
+        let name = format!("2 peak RSS, {}", r.label);
+        let q = qbh.maxrss_kib.median;
+        rows.push(row(&name, mib(rss), mib(q), ratio(rss, q), target, met));
     }
     rows
 }
@@ -263,7 +279,7 @@ pub fn json(r: &Results, rows: &[Row], cfg: &Config, machine: Value, seconds: f6
     json!({
         "machine": machine,
         "loadavg_at_end": loadavg(),
-        "command": "cargo bench --bench helper -- [--quick] [--json PATH]",
+        "command": "cargo bench --bench helper -- [--quick] [--json PATH] [--compare LABEL=PATH]... [--no-fifo]",
         "config": cfg.json(),
         "other_cpu_per_phase": r.loads.iter().map(Load::json).collect::<Vec<_>>(),
         "run_seconds": seconds,
@@ -299,7 +315,7 @@ pub fn machine() -> Value {
         "ours_bytes": std::fs::metadata(crate::setup::OURS).map_or(0, |m| m.len()),
         "qemu_bridge_helper": crate::setup::QBH,
         "qemu_system_common_version": qbh_version,
-        "spawn_floor": crate::setup::FLOOR,
+        "floors": concat!(env!("CARGO_MANIFEST_DIR"), "/benches/floor/*.c, cc -O2 -static"),
         "loadavg_at_start": loadavg(),
     })
 }

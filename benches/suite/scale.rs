@@ -116,7 +116,7 @@ fn one_side(b: &Bench, variant: Variant, full: &str, empty: &str, side: &mut Sid
     for i in 0..window * 2 {
         let on_full = i % 2 == 0;
         // Untimed: wakes the CPU and warms fork + exec after the idle wait in close_tap.
-        b.call(Variant::Floor, empty)?;
+        b.call(Variant::ExecFloor, empty)?;
         let call = b.call(variant, if on_full { full } else { empty })?;
         let us = call.elapsed.as_secs_f64() * 1e6;
         if on_full {

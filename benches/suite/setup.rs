@@ -1,45 +1,43 @@
 //! The outer process: checks that the bench can run at all (root, an optimized helper,
-//! qemu-bridge-helper), writes the two ACL directories, makes the network namespace and
-//! re-executes this binary inside it with our ACL directory bind-mounted over /etc/qemu in
-//! a private mount namespace. It removes the namespace and the directory afterwards.
+//! qemu-bridge-helper), writes the two ACL directories, installs the programs (bins.rs),
+//! makes the network namespace and re-executes this binary inside it with our ACL directory
+//! bind-mounted over /etc/qemu and a 0666 tun node over /dev/net/tun, in a private mount
+//! namespace. It removes the namespace and the directory afterwards.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::Options;
 
 /// Debian's reference helper (package qemu-system-common).
 pub const QBH: &str = "/usr/lib/qemu/qemu-bridge-helper";
-/// The spawn floor: a dynamically linked program that does nothing.
-pub const FLOOR: &str = "/bin/true";
 /// Ours, as cargo built it for this bench (the bench profile inherits release).
 pub const OURS: &str = env!("CARGO_BIN_EXE_fdb-bridge-helper");
 
-/// Ours: every bridge allowed; the bench's managed bridges marked.
-const ACL_OURS: &str = "allow all\nmanaged brm\nmanaged brs\nmanaged brc\nmanaged dpm\n";
+/// Ours: every bridge allowed; the bench's managed bridges marked (the latency rows' are
+/// added from variants.rs).
+const ACL_OURS: &str = "allow all\nmanaged brs\nmanaged brc\nmanaged dpm\n";
 /// qemu-bridge-helper refuses lines it does not know: in bridge.conf every call fails
 /// ("Unknown command `managed'"); in an include it says so on stderr and stops reading it.
 const ACL_QBH: &str = "allow all\n";
 
 /// Runs the whole bench and returns the inner process's exit code.
 pub fn launch(opts: &Options) -> Result<i32, String> {
-    preflight()?;
+    preflight(opts)?;
     remove_stale();
     let id = std::process::id();
-    let (dir, netns) = (
-        PathBuf::from(format!("/tmp/fbh-bench-{id}")),
-        format!("fbhb-{id}"),
-    );
-    write_acl_dirs(&dir)?;
-    let result = run_inner(opts, &dir, &netns);
+    let (dir, netns) = (crate::bins::run_dir(id)?, format!("fbhb-{id}"));
+    let result = write_acl_dirs(&dir)
+        .and_then(|()| crate::bins::install(&dir, OURS, QBH, opts))
+        .and_then(|()| run_inner(opts, &dir, &netns));
     let _ = Command::new("ip").args(["netns", "del", &netns]).output();
     let _ = fs::remove_dir_all(&dir);
     result
 }
 
-fn preflight() -> Result<(), String> {
+fn preflight(opts: &Options) -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
         return Err(
             "the benchmark needs root (it creates network namespaces and taps): \
@@ -48,10 +46,13 @@ fn preflight() -> Result<(), String> {
         );
     }
     check_optimized(Path::new(OURS))?;
-    for (path, what) in [(QBH, "apt-get install qemu-system-common"), (FLOOR, "coreutils")] {
-        let mode = fs::metadata(path).map_err(|e| format!("{path}: {e} (install: {what})"))?;
-        if mode.permissions().mode() & 0o111 == 0 {
-            return Err(format!("{path} is not executable"));
+    let mode = fs::metadata(QBH).map_err(|e| format!("{QBH}: {e} (apt-get install qemu-system-common)"))?;
+    if mode.permissions().mode() & 0o111 == 0 {
+        return Err(format!("{QBH} is not executable"));
+    }
+    for (label, path) in &opts.compare {
+        if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            return Err(format!("--compare {label}={}: no such file", path.display()));
         }
     }
     // The mount point only (the harness may create it); nothing is ever written into it.
@@ -98,7 +99,8 @@ fn section_names(elf: &[u8]) -> Option<Vec<String>> {
 /// (our helper honours only ACL files that no one but root could have written).
 fn write_acl_dirs(dir: &Path) -> Result<(), String> {
     let _ = fs::remove_dir_all(dir);
-    for (sub, text) in [("", ""), ("ours", ACL_OURS), ("qbh", ACL_QBH)] {
+    let ours = format!("{ACL_OURS}{}", crate::variants::acl_lines(crate::MAX_COMPARE));
+    for (sub, text) in [("", ""), ("ours", ours.as_str()), ("qbh", ACL_QBH)] {
         let d = dir.join(sub);
         fs::create_dir_all(&d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
@@ -124,10 +126,12 @@ fn run_inner(opts: &Options, dir: &Path, netns: &str) -> Result<i32, String> {
         Err(e) => return Err(format!("ip: {e} (install iproute2)")),
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let script = "mount --bind \"$1\" /etc/qemu || exit 125; shift; exec \"$@\"";
+    let script = "mount --bind \"$1\" /etc/qemu && mount --bind \"$2\" /dev/net/tun || exit 125; \
+                  shift 2; exec \"$@\"";
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", netns, "sh", "-c", script, "sh"])
         .arg(dir.join("ours"))
+        .arg(dir.join("tun"))
         .arg(exe)
         .arg("--inner")
         .arg(dir)
@@ -135,6 +139,12 @@ fn run_inner(opts: &Options, dir: &Path, netns: &str) -> Result<i32, String> {
         .arg(&opts.json);
     if opts.quick {
         cmd.arg("--quick");
+    }
+    if opts.no_fifo {
+        cmd.arg("--no-fifo");
+    }
+    for (label, path) in &opts.compare {
+        cmd.arg("--compare").arg(format!("{label}={}", path.display()));
     }
     let mut child = cmd.spawn().map_err(|e| format!("ip netns exec: {e}"))?;
     // Ctrl-C stops the inner process (same process group); this one stays to clean up.
@@ -144,7 +154,7 @@ fn run_inner(opts: &Options, dir: &Path, netns: &str) -> Result<i32, String> {
     Ok(status.code().unwrap_or(1))
 }
 
-/// Namespaces `fbhb-PID` and directories `/tmp/fbh-bench-PID` left by runs that died.
+/// Namespaces `fbhb-PID` and directories `fbh-bench-PID` left by runs that died.
 fn remove_stale() {
     let dead = |pid: &str| {
         pid.parse::<u32>()
@@ -158,10 +168,12 @@ fn remove_stale() {
             }
         }
     }
-    for entry in fs::read_dir("/tmp").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.strip_prefix("fbh-bench-").is_some_and(dead) {
-            let _ = fs::remove_dir_all(entry.path());
+    for parent in crate::bins::PARENTS {
+        for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.strip_prefix("fbh-bench-").is_some_and(dead) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
         }
     }
 }

@@ -16,11 +16,15 @@ use nix::sys::socket::{
     recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
 
-/// A program and its arguments; `{fd}` stands for the number of the child's socket end.
+/// A program, its whole argv (argv[0] included: `sh` for QEMU's shell, a link's path for
+/// a MAC in argv[0]) and the caller it runs as; `{fd}` in an argument stands for the number
+/// of the child's socket end.
 #[derive(Debug, Clone)]
 pub struct Program {
     pub path: String,
-    pub args: Vec<String>,
+    pub argv: Vec<String>,
+    /// (uid, gid) the child takes before exec, with no supplementary groups; `None` = root.
+    pub caller: Option<(libc::uid_t, libc::gid_t)>,
 }
 
 /// A finished call: how long it took, what the child used, and the fd it sent, if any.
@@ -89,12 +93,13 @@ fn start_child(program: &Program) -> Result<Child, String> {
     )
     .map_err(|e| format!("socketpair: {e}"))?;
     let number = theirs.as_raw_fd().to_string();
-    let mut argv = vec![cstring(&program.path)?];
-    for arg in &program.args {
-        argv.push(cstring(&arg.replace("{fd}", &number))?);
-    }
-    let pid = fork_exec(&argv, theirs.as_raw_fd())?;
-    let what = format!("{} {}", program.path, program.args.join(" "));
+    let path = cstring(&program.path)?;
+    let args: Vec<String> = (program.argv.iter())
+        .map(|arg| arg.replace("{fd}", &number))
+        .collect();
+    let argv: Vec<CString> = args.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?;
+    let pid = fork_exec(&path, &argv, theirs.as_raw_fd(), program.caller)?;
+    let what = args.join(" ");
     drop(theirs);
     Ok(Child {
         sock: ours,
@@ -107,22 +112,36 @@ fn cstring(text: &str) -> Result<CString, String> {
     CString::new(text).map_err(|_| format!("NUL byte in argument {text:?}"))
 }
 
-/// fork, then in the child: clear FD_CLOEXEC on `keep`, execv, or `_exit(127)`.
-fn fork_exec(argv: &[CString], keep: RawFd) -> Result<libc::pid_t, String> {
+/// fork, then in the child: clear FD_CLOEXEC on `keep`, become `caller`, execv, or
+/// `_exit(127)`.
+fn fork_exec(
+    path: &CString,
+    argv: &[CString],
+    keep: RawFd,
+    caller: Option<(libc::uid_t, libc::gid_t)>,
+) -> Result<libc::pid_t, String> {
     let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
     // SAFETY: the process is single-threaded when it forks; the child only makes
-    // async-signal-safe calls (fcntl, execv, _exit) on memory prepared before the fork.
+    // async-signal-safe calls (fcntl, set*id, execv, _exit) on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(format!("fork: {}", io::Error::last_os_error()));
     }
     if pid == 0 {
         // SAFETY: in the child: `keep` is an fd inherited from the parent, `ptrs` is a
-        // NULL-terminated array of pointers into the live CStrings of `argv`.
+        // NULL-terminated array of pointers into the live CStrings of `argv`, `path` is live.
         unsafe {
-            if libc::fcntl(keep, libc::F_SETFD, 0) == 0 {
-                libc::execv(ptrs[0], ptrs.as_ptr());
+            let became = match caller {
+                None => true,
+                Some((uid, gid)) => {
+                    libc::setgroups(0, std::ptr::null()) == 0
+                        && libc::setresgid(gid, gid, gid) == 0
+                        && libc::setresuid(uid, uid, uid) == 0
+                }
+            };
+            if became && libc::fcntl(keep, libc::F_SETFD, 0) == 0 {
+                libc::execv(path.as_ptr(), ptrs.as_ptr());
             }
             libc::_exit(127);
         }
@@ -194,4 +213,28 @@ fn check_fd(child: &Child, got: bool, expected: bool) -> Result<(), String> {
         (false, true) => Err(format!("{}: exit 0 without sending an fd", child.what)),
         _ => Ok(()),
     }
+}
+
+/// `on`: SCHED_FIFO priority 1 for this process, and so for every child it spawns, so that
+/// other work on a shared machine cannot preempt a call mid-way; returns false (and says
+/// so) where the policy is refused. Off: back to SCHED_OTHER.
+pub fn set_fifo(on: bool) -> Result<bool, String> {
+    let (policy, priority) = if on {
+        (libc::SCHED_FIFO, 1)
+    } else {
+        (libc::SCHED_OTHER, 0)
+    };
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param for the duration of the call.
+    if unsafe { libc::sched_setscheduler(0, policy, &param) } == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if on {
+        println!("      (SCHED_FIFO refused: {err}; measuring at the normal policy)");
+        return Ok(false);
+    }
+    Err(format!("sched_setscheduler SCHED_OTHER: {err}"))
 }
