@@ -37,8 +37,8 @@ pub const ROWS: [(Variant, bool); 7] = [
     (Variant::KernelFloor, true),
     (Variant::ExecFloor, true),
     (Variant::Shell, true),
-    // Turn on once the helper takes the MAC from the `@MAC` end of its argv[0].
-    (Variant::Argv0, false),
+    // The MAC from the `@MAC` end of argv[0]: QEMU execs a path without a space directly.
+    (Variant::Argv0, true),
 ];
 
 /// The enabled [`ROWS`], then one row per `--compare` build.
