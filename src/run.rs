@@ -6,15 +6,15 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use crate::acl;
-use crate::audit::{self, Fields};
-use crate::cli::{self, Command};
+use crate::audit::{self, Fields, Mode};
+use crate::cli::{self, ClaimRequest, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
 use crate::netlink::{self, Rtnl};
-use crate::plan::Plan;
+use crate::plan::{ClaimPlan, Plan};
 use crate::policy;
 use crate::sys::syslog::{Syslog, DEV_LOG};
-use crate::sys::{privs, random, seccomp, socket::SocketFd, trusted, tun};
+use crate::sys::{libvirt, privs, random, seccomp, socket::SocketFd, trusted, tun};
 use crate::text::{clip, Reason};
 
 /// A refusal is one line; it quotes argv, so it is bounded.
@@ -58,6 +58,7 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     let parsed = cli::parse_invocation(argv0.as_deref(), args).map_err(|source| Error::Args { source })?;
     let request = match parsed {
         Command::Attach(request) => request,
+        Command::Claim(request) => return claim(request, held),
         Command::Help => return print(cli::USAGE),
         Command::Version => return print(concat!("fdb-bridge-helper ", env!("CARGO_PKG_VERSION"), "\n")),
     };
@@ -76,16 +77,23 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     let acl = acl::load_with(Path::new(acl::DEFAULT_PATH), &trusted::read)
         .map_err(|source| Error::Acl { source })?;
 
-    // 4. The decision, as a plan.
+    // 4. The decision, as a plan. Without a MAC, a managed bridge gets a pending port if
+    //    the libvirt hook is there to claim it.
     let caller = privs::caller(user, acl.names_groups());
-    let grant = policy::authorize(&acl, &request.bridge, request.mac, &caller).map_err(|denial| {
-        Error::Authorize {
-            bridge: request.bridge.clone(),
-            denial,
-        }
+    let grant = match request.mac {
+        Some(mac) => policy::authorize(&acl, &request.bridge, Some(mac), &caller),
+        None => policy::authorize_pending(&acl, &request.bridge, &caller, libvirt::hook_installed()),
+    };
+    let grant = grant.map_err(|denial| Error::Authorize {
+        bridge: request.bridge.clone(),
+        denial,
     })?;
     let plan = Plan::new(&request, grant);
-    held.fields.managed = Some(!plan.port.is_plain());
+    held.fields.mode = Some(match (plan.port.is_plain(), plan.owner) {
+        (true, _) => Mode::Plain,
+        (false, None) => Mode::Managed,
+        (false, Some(_)) => Mode::Pending,
+    });
 
     // From here on only the system calls of steps 5 to 8 are allowed.
     seccomp::confine().map_err(|source| Error::Seccomp { source })?;
@@ -114,6 +122,12 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, plan.vnet_hdr)
         .map_err(|source| Error::CreateTap { source })?;
     fields.tap = Some(tap.name.clone());
+    if let Some(owner) = plan.owner {
+        tun::set_owner(&tap, owner).map_err(|source| Error::SetOwner {
+            tap: tap.name.clone(),
+            source,
+        })?;
+    }
     let index = netlink::index_of(&mut rtnl, &tap.name).map_err(|source| Error::TapIndex {
         tap: tap.name.clone(),
         source,
@@ -129,8 +143,8 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     }
     let mut random = [0; 5];
     random::fill(&mut random).map_err(|source| Error::TapAddress { source })?;
-    let up = plan.port.is_plain();
-    netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), up).map_err(|source| {
+    let plain = plan.port.is_plain();
+    netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), plain).map_err(|source| {
         Error::Enslave {
             tap: tap.name.clone(),
             bridge: plan.bridge.clone(),
@@ -139,7 +153,7 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     })?;
 
     // 7. The MAC reserved for this tap and its static, sticky entry; then the port's
-    //    flags (learning and flooding off, maybe locked), up.
+    //    flags (learning and flooding off, maybe locked), up — or, pending, down.
     if let Some(entry) = &plan.fdb {
         netlink::claim(&mut rtnl, bridge.index, index, entry).map_err(|source| Error::AddFdb {
             mac: entry.mac,
@@ -147,14 +161,68 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
             source,
         })?;
     }
-    if !up {
-        netlink::set_port(&mut rtnl, index, plan.port).map_err(|source| Error::SetPort {
+    if !plain {
+        netlink::set_port(&mut rtnl, index, plan.port, plan.up).map_err(|source| Error::SetPort {
             tap: tap.name.clone(),
             locked: plan.port.locked,
             source,
         })?;
     }
     Ok(tap)
+}
+
+/// `--claim=TAP --mac=MAC`, step two of a pending port: steps 1 to 3 as above (no `--fd`:
+/// nothing is sent), then, under the same seccomp filter, the tap and its bridge as the
+/// kernel has them, the decision on that bridge and MAC, and the MAC claimed as `--mac`
+/// claims it. Exit 0 once the port is up with its entry.
+fn claim(request: ClaimRequest, held: &mut Held) -> Result<(), Error> {
+    held.audited = true;
+    (held.fields.tap, held.fields.mac) = (Some(request.tap.clone()), Some(request.mac));
+    held.fields.mode = Some(Mode::Claim);
+    let user = privs::user_name();
+    (held.fields.user, held.named) = (user.clone(), true);
+    held.syslog = Some(Syslog::connect());
+    let acl = acl::load_with(Path::new(acl::DEFAULT_PATH), &trusted::read)
+        .map_err(|source| Error::Acl { source })?;
+    let caller = privs::caller(user, acl.names_groups());
+    seccomp::confine().map_err(|source| Error::Seccomp { source })?;
+
+    // 4. Only the owner's pending port, on a bridge the ACL manages for this MAC.
+    let tap = &request.tap;
+    let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;
+    let state = netlink::inspect_tap(&mut rtnl, tap).map_err(|source| Error::LookUpTap {
+        tap: tap.clone(),
+        source,
+    })?;
+    let bridge_index = state.check(tap, caller.uid).map_err(|reason| Error::CheckTap {
+        tap: tap.clone(),
+        reason,
+    })?;
+    let bridge = netlink::bridge_name(&mut rtnl, bridge_index).map_err(|source| Error::LookUpTapBridge {
+        tap: tap.clone(),
+        source,
+    })?;
+    held.fields.bridge = Some(bridge.clone());
+    let plan = policy::authorize(&acl, &bridge, Some(request.mac), &caller)
+        .and_then(|grant| ClaimPlan::new(state.index, grant))
+        .map_err(|denial| Error::Authorize { bridge, denial })?;
+
+    // 7. One MAC per port (the marker, exclusive), then exactly `--mac`'s claim, then up.
+    netlink::add_altname(&mut rtnl, state.index, &plan.marker).map_err(|source| Error::MarkClaimed {
+        tap: tap.clone(),
+        source,
+    })?;
+    netlink::claim(&mut rtnl, bridge_index, state.index, &plan.fdb).map_err(|source| Error::AddFdb {
+        mac: request.mac,
+        tap: tap.clone(),
+        source,
+    })?;
+    netlink::set_port(&mut rtnl, state.index, plan.port, true).map_err(|source| Error::SetPort {
+        tap: tap.clone(),
+        locked: plan.port.locked,
+        source,
+    })?;
+    privs::drop_all().map_err(Error::from)
 }
 
 /// The audit line first (bounded in time), then one line on stderr for a refusal, and

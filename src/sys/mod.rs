@@ -1,6 +1,7 @@
 //! Every system call that needs `unsafe` or privileges, each behind a small safe API.
 //! Nothing outside this module (and `netlink`) talks to the kernel directly.
 
+pub mod libvirt;
 pub mod privs;
 pub mod random;
 pub mod seccomp;
