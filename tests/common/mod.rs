@@ -9,6 +9,7 @@ pub mod call;
 pub mod devlog;
 pub mod direct;
 pub mod fdb;
+pub mod hooks;
 pub mod net;
 pub mod ns;
 pub mod nss;
