@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::acl;
 use crate::audit::{self, Fields, Mode};
@@ -14,11 +15,14 @@ use crate::netlink::{self, Rtnl};
 use crate::plan::{ClaimPlan, Plan};
 use crate::policy;
 use crate::sys::syslog::{Syslog, DEV_LOG};
-use crate::sys::{libvirt, privs, random, seccomp, socket::SocketFd, trusted, tun};
+use crate::sys::{libvirt, privs, random, seccomp, socket::SocketFd, stderr, trusted, tun};
 use crate::text::{clip, Reason};
 
 /// A refusal is one line; it quotes argv, so it is bounded.
 const MAX_MESSAGE: usize = 2048;
+/// How long a refusal waits for the reader of a stderr pipe (libvirt's) before the
+/// socket closes: a reader that is there takes a millisecond or two, even under load.
+const STDERR_WAIT: Duration = Duration::from_millis(200);
 
 /// Runs the helper and returns the exit status: 0 only after the fd was sent (or for
 /// `--help`/`--version` alone), 1 after printing one line on any failure.
@@ -31,8 +35,8 @@ pub fn main() -> i32 {
 }
 
 /// What outlives `run`: the `--fd` socket stays open until the audit line and the message
-/// are written, because libvirt reads our stderr the moment its recvmsg sees the socket
-/// close, and kills us right after.
+/// are written and read, because libvirt takes what its reader thread has of our stderr
+/// the moment its recvmsg sees the socket close, and kills us right after.
 #[derive(Default)]
 struct Held {
     socket: Option<SocketFd>,
@@ -44,6 +48,8 @@ struct Held {
     audited: bool,
     /// Whether the caller's name was looked up (after the `--fd` check).
     named: bool,
+    /// Whether stderr is a pipe, asked before the seccomp filter.
+    stderr_pipe: bool,
 }
 
 fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut Held) -> Result<(), Error> {
@@ -52,6 +58,7 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     let tun = tun::open();
     privs::drop_to_caller()?;
     held.fields.uid = nix::unistd::getuid().as_raw();
+    held.stderr_pipe = stderr::is_pipe();
 
     // 2. argv, and the socket it names, before anything else is opened (NSS, syslog):
     //    so `--fd` can only name an fd the caller handed us, never one of ours.
@@ -226,7 +233,7 @@ fn claim(request: ClaimRequest, held: &mut Held) -> Result<(), Error> {
 }
 
 /// The audit line first (bounded in time), then one line on stderr for a refusal, and
-/// only then the socket closes.
+/// only once a pipe's reader has it (bounded too) the socket closes.
 fn report(result: Result<(), Error>, mut held: Held) -> i32 {
     let refusal = result
         .err()
@@ -251,8 +258,12 @@ fn report(result: Result<(), Error>, mut held: Held) -> i32 {
         (Some(reason), None) => Some(reason.clone()),
         (None, unlogged) => unlogged.clone(),
     };
+    // One write: libvirt may take the pipe's content between two.
     if let Some(line) = line {
-        let _ = writeln!(io::stderr(), "fdb-bridge-helper: {line}");
+        let _ = io::stderr().write_all(format!("fdb-bridge-helper: {line}\n").as_bytes());
+        if held.stderr_pipe && held.socket.is_some() {
+            stderr::wait_read(STDERR_WAIT);
+        }
     }
     drop(held.socket);
     i32::from(refusal.is_some())

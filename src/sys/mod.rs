@@ -6,6 +6,7 @@ pub mod privs;
 pub mod random;
 pub mod seccomp;
 pub mod socket;
+pub mod stderr;
 pub mod syslog;
 pub mod trusted;
 pub mod tun;
