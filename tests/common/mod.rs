@@ -10,6 +10,8 @@ pub mod devlog;
 pub mod direct;
 pub mod fdb;
 pub mod hooks;
+pub mod libvirtd;
+pub mod load;
 pub mod net;
 pub mod ns;
 pub mod nss;
