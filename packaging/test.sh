@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 packaging/deps.sh
-cargo fmt --check
+cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked "$@"
 # The benchmark in smoke mode keeps it from rotting; its figures are not meaningful here.
