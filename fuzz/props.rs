@@ -259,10 +259,42 @@ pub fn check_acl(data: &[u8]) {
                     Err(Denial::NeedsMac) => assert!(mac.is_none(), "needs a MAC it has: {}", case()),
                     Err(Denial::MacNotGranted(m)) => assert_eq!(Some(m), mac, "{}", case()),
                     Err(Denial::Acl) => {}
+                    Ok(Grant::Pending { .. }) | Err(Denial::NotManaged) => {
+                        panic!("authorize never says this: {}", case())
+                    }
+                }
+                if mac.is_none() {
+                    check_pending(&acl, &bridge, caller, &got, locked);
                 }
             }
         }
     }
+}
+
+/// Without a MAC and with the libvirt hook, the decision is the same but for a managed
+/// bridge, which gets a pending port owned by the caller, locked as the ACL says; without
+/// the hook, exactly the same.
+fn check_pending(acl: &Acl, bridge: &IfName, caller: &Caller, without: &Result<Grant, Denial>, locked: bool) {
+    let case = || format!("{bridge} caller {caller:?} without a MAC: {without:?} with {acl:?}");
+    assert_eq!(
+        &policy::authorize_pending(acl, bridge, caller, false),
+        without,
+        "{}",
+        case()
+    );
+    let want = match without {
+        Err(Denial::NeedsMac) => Ok(Grant::Pending {
+            locked,
+            owner: caller.uid,
+        }),
+        other => *other,
+    };
+    assert_eq!(
+        policy::authorize_pending(acl, bridge, caller, true),
+        want,
+        "{}",
+        case()
+    );
 }
 
 /// Argv from a `cli` input: NUL-separated raw arguments; the empty input is no argument.
@@ -323,6 +355,16 @@ pub fn check_cli(data: &[u8]) {
             }
             let used = 2 + vnet + mac.len();
             assert_eq!(text.len(), used, "arguments ignored in {text:?}");
+        }
+        Ok(Command::Claim(req)) => {
+            // Exactly `--claim=TAP --mac=MAC`, nothing ignored.
+            assert_eq!(text.len(), 2, "arguments ignored in {text:?}");
+            assert_eq!(values(&text, "--claim="), [req.tap.as_str()], "tap from {text:?}");
+            let mac: Vec<String> = values(&text, "--mac=")
+                .iter()
+                .map(|v| v.to_ascii_lowercase())
+                .collect();
+            assert_eq!(mac, [req.mac.to_string()], "mac from {text:?}");
         }
         Err(e) => {
             let msg = e.to_string();

@@ -164,6 +164,11 @@ CLI = {
     "garbage-c1": "--br=br0\0--fd=3\0--x\u009b2J\u202e".encode(),
     "garbage-non-utf8": b"\xff\xfe",
     "garbage-single-dash": b"-br=br0\0-fd=3",
+    "claim": b"--claim=tap0\0--mac=52:54:00:12:34:56",
+    "claim-reversed": b"--mac=52:54:00:12:34:56\0--claim=tap0",
+    "claim-with-fd": b"--claim=tap0\0--mac=52:54:00:12:34:56\0--fd=3",
+    "claim-no-mac": b"--claim=tap0",
+    "claim-twice": b"--claim=tap0\0--claim=tap1\0--mac=52:54:00:12:34:56",
 }
 
 

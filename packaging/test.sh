@@ -52,7 +52,7 @@ step() {
     echo "== $name: $*"
     "$@" || failed="$failed $name"
 }
-step fmt cargo fmt --check
+step fmt cargo fmt --all --check
 step clippy cargo clippy --locked --all-targets -- -D warnings
 # --no-fail-fast: a test binary that crashes must not hide the results of the others.
 step test cargo test --locked --no-fail-fast "$@"

@@ -16,14 +16,37 @@ const MAX_REASON: usize = 1024;
 const MAX_LINE: usize = 3072;
 
 /// What is known of the request so far; `run` fills it in step by step.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Fields {
     pub uid: u32,
     pub user: Option<String>,
     pub bridge: Option<IfName>,
     pub mac: Option<MacAddr>,
-    pub managed: Option<bool>,
+    pub mode: Option<Mode>,
     pub tap: Option<IfName>,
+}
+
+/// What was asked of the port, as the log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Plain,
+    Managed,
+    /// A managed port made without a MAC, waiting for `--claim`: an admin finds ports that
+    /// never got their MAC (hot-plugged NICs under libvirt) by this word.
+    Pending,
+    /// `--claim`: a pending port given its MAC.
+    Claim,
+}
+
+impl Mode {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Managed => "managed",
+            Self::Pending => "managed-pending",
+            Self::Claim => "managed-claim",
+        }
+    }
 }
 
 /// The line as syslog wants it (RFC 3164 framing), severity notice when granted and
@@ -62,8 +85,7 @@ pub(crate) fn line(fields: &Fields, refusal: Option<&str>) -> String {
     );
     let _ = write!(out, " tap={}", opt(fields.tap.as_ref().map(ToString::to_string)));
     let _ = write!(out, " mac={}", opt(fields.mac.map(|m| m.to_string())));
-    let mode = fields.managed.map(|m| if m { "managed" } else { "plain" });
-    let _ = write!(out, " mode={}", mode.unwrap_or("-"));
+    let _ = write!(out, " mode={}", fields.mode.map_or("-", Mode::word));
     match refusal {
         None => out.push_str(" verdict=granted"),
         Some(reason) => {

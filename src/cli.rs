@@ -9,11 +9,15 @@ use crate::ifname::{IfName, IfNameError};
 use crate::mac::{MacAddr, MacError};
 use crate::text::clip;
 
+mod claim;
+pub use claim::ClaimRequest;
+
 /// How much of an argument a message echoes: enough to recognise it, never unbounded.
 const ECHO: usize = 256;
 
 pub const USAGE: &str = "\
 usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC]
+       fdb-bridge-helper --claim=TAP --mac=MAC
        fdb-bridge-helper -h | --help | -V | --version
 
 Creates a tap, adds it to BRIDGE if /etc/qemu/bridge.conf allows it, and sends the
@@ -39,6 +43,8 @@ pub enum Command {
     Help,
     Version,
     Attach(Request),
+    /// Step two of a managed port made without a MAC (the libvirt hook's call).
+    Claim(ClaimRequest),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -57,6 +63,9 @@ pub enum ArgError {
     Unknown(String),
     Alone(&'static str),
     Bridge(String, IfNameError),
+    Tap(String, IfNameError),
+    /// An argument other than `--mac` beside `--claim`.
+    NotWithClaim(String),
     Fd(String),
     Mac(String, MacError),
     ProgramName(String, MacError),
@@ -70,6 +79,12 @@ impl fmt::Display for ArgError {
             Self::Unknown(arg) => write!(f, "unknown argument {:?} (see --help)", clip(arg, ECHO)),
             Self::Alone(opt) => write!(f, "{opt} takes no other arguments"),
             Self::Bridge(name, why) => write!(f, "invalid bridge name {:?}: {why}", clip(name, ECHO)),
+            Self::Tap(name, why) => write!(f, "invalid tap name {:?}: {why}", clip(name, ECHO)),
+            Self::NotWithClaim(arg) => write!(
+                f,
+                "{:?} is not accepted with --claim, which takes exactly --claim=TAP --mac=MAC",
+                clip(arg, ECHO)
+            ),
             Self::Fd(text) => write!(
                 f,
                 "invalid --fd {:?}: expected a decimal fd number",
@@ -101,6 +116,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
             "--version" | "-V" => return Ok(Command::Version),
             _ => {}
         }
+    }
+    if args.iter().any(|a| a.starts_with("--claim=")) {
+        return claim::parse(&args);
     }
     let (mut bridge, mut fd, mut mac, mut use_vnet) = (None, None, None, None);
     for arg in &args {
@@ -141,7 +159,10 @@ pub fn parse_invocation<I: IntoIterator<Item = OsString>>(
         return Ok(command);
     };
     match command {
-        Command::Attach(Request { mac: Some(_), .. }) => Err(ArgError::Duplicate("--mac")),
+        // A claim always has its --mac already.
+        Command::Attach(Request { mac: Some(_), .. }) | Command::Claim(_) => {
+            Err(ArgError::Duplicate("--mac"))
+        }
         Command::Attach(request) => Ok(Command::Attach(Request {
             mac: Some(mac),
             ..request

@@ -16,6 +16,7 @@ use crate::cli::ArgError;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::netlink::{ClaimError, LookupError};
+use crate::plan::NotPending;
 use crate::policy::Denial;
 use crate::sys::privs::PrivsError;
 use crate::sys::seccomp::SeccompError;
@@ -105,6 +106,31 @@ pub(crate) enum Error {
         locked: bool,
         source: io::Error,
     },
+    /// A pending port's owner (TUNSETOWNER).
+    SetOwner {
+        tap: IfName,
+        source: io::Error,
+    },
+    /// `--claim`: the tap as the kernel has it, ...
+    LookUpTap {
+        tap: IfName,
+        source: io::Error,
+    },
+    /// ... whether the caller may claim it, ...
+    CheckTap {
+        tap: IfName,
+        reason: NotPending,
+    },
+    /// ... its bridge, ...
+    LookUpTapBridge {
+        tap: IfName,
+        source: LookupError,
+    },
+    /// ... and the mark that it has its one MAC.
+    MarkClaimed {
+        tap: IfName,
+        source: io::Error,
+    },
     SendFd {
         tap: IfName,
         fd: i32,
@@ -174,6 +200,24 @@ impl fmt::Display for Error {
             Self::SendFd { tap, fd, source } => {
                 write!(f, "failed to send {tap} to fd {fd}: {}", Reason(source))
             }
+            Self::SetOwner { tap, source } => {
+                write!(f, "failed to set the owner of {tap}: {}", Reason(source))
+            }
+            Self::LookUpTap { tap, source } => write!(f, "failed to look up tap {tap}: {}", Reason(source)),
+            Self::CheckTap { tap, reason } => write!(f, "failed to check tap {tap}: {reason}"),
+            Self::LookUpTapBridge { tap, source } => {
+                write!(f, "failed to look up the bridge of {tap}: {source}")
+            }
+            Self::MarkClaimed { tap, source } => {
+                let reason = match source.raw_os_error() {
+                    Some(libc::EEXIST) => "another --claim on it came first; a port gets one MAC".into(),
+                    Some(libc::EOPNOTSUPP) => {
+                        "this kernel has no alternative interface names (Linux 5.5 or later needed)".into()
+                    }
+                    _ => Reason(source).to_string(),
+                };
+                write!(f, "failed to mark {tap} as claimed: {reason}")
+            }
         }
     }
 }
@@ -190,6 +234,36 @@ impl fmt::Display for acl::Error {
                     path.display()
                 )
             }
+        }
+    }
+}
+
+/// Why `--claim` refuses a tap.
+impl fmt::Display for NotPending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AltName(name) => write!(
+                f,
+                "it is an alternative name of {}; use --claim={0}",
+                crate::text::escape(name)
+            ),
+            Self::NotATap => f.write_str("it is not a tap"),
+            Self::Claimed(name) => write!(
+                f,
+                "it has its MAC already (alternative name {}); a port gets one MAC",
+                crate::text::escape(name)
+            ),
+            Self::Owner { owner: Some(owner), uid } => write!(
+                f,
+                "it belongs to uid {owner}, not to you (uid {uid}): only the user whose guest it is may claim it"
+            ),
+            Self::Owner { owner: None, .. } => f.write_str(
+                "it has no owner, so no call without a MAC made it: it is not a managed port waiting for its MAC",
+            ),
+            Self::NotAPort => f.write_str("it is not a bridge port"),
+            Self::NotManaged => f.write_str(
+                "learning or unicast flooding is on: it is not a managed port waiting for its MAC",
+            ),
         }
     }
 }

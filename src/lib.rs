@@ -36,9 +36,9 @@ pub mod fuzzing {
         pub use crate::acl::{load_with, Acl, Caller, Error, ReadError, Target, Verb, DEFAULT_PATH};
     }
     pub mod cli {
-        pub use crate::cli::{parse, ArgError, Command, Request};
+        pub use crate::cli::{parse, ArgError, ClaimRequest, Command, Request};
     }
     pub mod policy {
-        pub use crate::policy::{authorize, Denial, Grant};
+        pub use crate::policy::{authorize, authorize_pending, Denial, Grant};
     }
 }

@@ -19,6 +19,11 @@ pub(crate) struct Plan {
     pub port: Port,
     /// The guest's entry on the new port, if any.
     pub fdb: Option<FdbEntry>,
+    /// Whether the port comes up now. A pending port (managed, no MAC yet) stays down, so
+    /// that no frame goes in or out until `--claim` gives it its entry.
+    pub up: bool,
+    /// TUNSETOWNER on a pending port: the caller, who alone may claim it.
+    pub owner: Option<u32>,
 }
 
 /// The bridge-port settings of the tap (`bridge link set dev TAP …`).
@@ -64,8 +69,9 @@ pub(crate) struct FdbEntry {
 
 impl Plan {
     pub fn new(request: &Request, grant: Grant) -> Self {
-        let (port, fdb) = match grant {
-            Grant::Plain => (Port::PLAIN, None),
+        let (port, fdb, owner) = match grant {
+            Grant::Plain => (Port::PLAIN, None, None),
+            Grant::Pending { locked, owner } => (Port::managed(locked), None, Some(owner)),
             Grant::Managed {
                 mac,
                 locked,
@@ -77,6 +83,7 @@ impl Plan {
                     reservation: reservation(mac),
                     take_learned,
                 }),
+                None,
             ),
         };
         Self {
@@ -85,6 +92,8 @@ impl Plan {
             pin_bridge_address: !port.is_plain(),
             port,
             fdb,
+            up: owner.is_none(),
+            owner,
         }
     }
 }
@@ -94,8 +103,15 @@ impl Plan {
 /// one, and it survives the eviction of the entry (see SECURITY.md).
 pub(crate) fn reservation(mac: MacAddr) -> String {
     let hex: String = mac.octets().iter().map(|b| format!("{b:02x}")).collect();
-    format!("fbh-{hex}")
+    format!("{ALTNAME_PREFIX}{hex}")
 }
+
+/// Every alternative name the helper gives a tap starts with this.
+pub(crate) const ALTNAME_PREFIX: &str = "fbh-";
+
+// Step two of a pending port (`--claim`).
+mod claim;
+pub(crate) use claim::{ClaimPlan, NotPending, TapState};
 
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,11 @@ pub enum Grant {
         locked: bool,
         take_learned: bool,
     },
+    /// Managed, with no MAC yet, because the libvirt hook is installed: learning and
+    /// flooding off (and `locked`) but no FDB entry, the port down and the tap owned by
+    /// `owner`, who alone may give it its MAC later (`--claim`). Nothing reaches the guest
+    /// until then.
+    Pending { locked: bool, owner: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,8 @@ pub enum Denial {
     Acl,
     NeedsMac,
     MacNotGranted(MacAddr),
+    /// `--claim` for a port of a bridge that the ACL does not (or no longer) mark managed.
+    NotManaged,
 }
 
 impl fmt::Display for Denial {
@@ -39,9 +46,14 @@ impl fmt::Display for Denial {
             Self::NeedsMac => f.write_str(
                 "the bridge is managed and needs the guest's MAC: pass --mac=MAC in QEMU's \
                  helper string, e.g. helper=\"/usr/libexec/fdb-bridge-helper --mac=52:54:00:12:34:56\" \
-                 with the same mac= on the -device",
+                 with the same mac= on the -device, or run the helper through a symlink named \
+                 NAME@MAC; for libvirt, install the hook: ln -s \
+                 /usr/libexec/fdb-bridge-helper-libvirt-hook /etc/libvirt/hooks/qemu.d/fdb-bridge-helper",
             ),
             Self::MacNotGranted(mac) => write!(f, "no mac line in the acl grants you {mac} on this bridge"),
+            Self::NotManaged => {
+                f.write_str("the acl does not mark this bridge managed; --claim is for managed ports")
+            }
         }
     }
 }
@@ -67,6 +79,19 @@ pub fn authorize(acl: &Acl, bridge: &IfName, mac: Option<MacAddr>, caller: &Call
         locked,
         take_learned,
     })
+}
+
+/// As [`authorize`] for a request without a MAC when the libvirt hook is installed
+/// (`hook`): a managed bridge then grants a pending port, whose MAC the hook claims before
+/// the guest starts. Without the hook such a port would never get its MAC: refused.
+pub fn authorize_pending(acl: &Acl, bridge: &IfName, caller: &Caller, hook: bool) -> Result<Grant, Denial> {
+    match authorize(acl, bridge, None, caller) {
+        Err(Denial::NeedsMac) if hook => Ok(Grant::Pending {
+            locked: acl.matches(Verb::Locked, bridge),
+            owner: caller.uid,
+        }),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -4,21 +4,25 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::acl;
-use crate::audit::{self, Fields};
-use crate::cli::{self, Command};
+use crate::audit::{self, Fields, Mode};
+use crate::cli::{self, ClaimRequest, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
 use crate::netlink::{self, Rtnl};
-use crate::plan::Plan;
+use crate::plan::{ClaimPlan, Plan};
 use crate::policy;
 use crate::sys::syslog::{Syslog, DEV_LOG};
-use crate::sys::{privs, random, seccomp, socket::SocketFd, trusted, tun};
+use crate::sys::{libvirt, privs, random, seccomp, socket::SocketFd, stderr, trusted, tun};
 use crate::text::{clip, Reason};
 
 /// A refusal is one line; it quotes argv, so it is bounded.
 const MAX_MESSAGE: usize = 2048;
+/// How long a refusal waits for the reader of a stderr pipe (libvirt's) before the
+/// socket closes: a reader that is there takes a millisecond or two, even under load.
+const STDERR_WAIT: Duration = Duration::from_millis(200);
 
 /// Runs the helper and returns the exit status: 0 only after the fd was sent (or for
 /// `--help`/`--version` alone), 1 after printing one line on any failure.
@@ -31,8 +35,8 @@ pub fn main() -> i32 {
 }
 
 /// What outlives `run`: the `--fd` socket stays open until the audit line and the message
-/// are written, because libvirt reads our stderr the moment its recvmsg sees the socket
-/// close, and kills us right after.
+/// are written and read, because libvirt takes what its reader thread has of our stderr
+/// the moment its recvmsg sees the socket close, and kills us right after.
 #[derive(Default)]
 struct Held {
     socket: Option<SocketFd>,
@@ -44,6 +48,8 @@ struct Held {
     audited: bool,
     /// Whether the caller's name was looked up (after the `--fd` check).
     named: bool,
+    /// Whether stderr is a pipe, asked before the seccomp filter.
+    stderr_pipe: bool,
 }
 
 fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut Held) -> Result<(), Error> {
@@ -52,12 +58,14 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     let tun = tun::open();
     privs::drop_to_caller()?;
     held.fields.uid = nix::unistd::getuid().as_raw();
+    held.stderr_pipe = stderr::is_pipe();
 
     // 2. argv, and the socket it names, before anything else is opened (NSS, syslog):
     //    so `--fd` can only name an fd the caller handed us, never one of ours.
     let parsed = cli::parse_invocation(argv0.as_deref(), args).map_err(|source| Error::Args { source })?;
     let request = match parsed {
         Command::Attach(request) => request,
+        Command::Claim(request) => return claim(request, held),
         Command::Help => return print(cli::USAGE),
         Command::Version => return print(concat!("fdb-bridge-helper ", env!("CARGO_PKG_VERSION"), "\n")),
     };
@@ -80,16 +88,23 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     )
     .map_err(|source| Error::Acl { source })?;
 
-    // 4. The decision, as a plan.
+    // 4. The decision, as a plan. Without a MAC, a managed bridge gets a pending port if
+    //    the libvirt hook is there to claim it.
     let caller = privs::caller(user, acl.names_groups());
-    let grant = policy::authorize(&acl, &request.bridge, request.mac, &caller).map_err(|denial| {
-        Error::Authorize {
-            bridge: request.bridge.clone(),
-            denial,
-        }
+    let grant = match request.mac {
+        Some(mac) => policy::authorize(&acl, &request.bridge, Some(mac), &caller),
+        None => policy::authorize_pending(&acl, &request.bridge, &caller, libvirt::hook_installed()),
+    };
+    let grant = grant.map_err(|denial| Error::Authorize {
+        bridge: request.bridge.clone(),
+        denial,
     })?;
     let plan = Plan::new(&request, grant);
-    held.fields.managed = Some(!plan.port.is_plain());
+    held.fields.mode = Some(match (plan.port.is_plain(), plan.owner) {
+        (true, _) => Mode::Plain,
+        (false, None) => Mode::Managed,
+        (false, Some(_)) => Mode::Pending,
+    });
 
     // From here on only the system calls of steps 5 to 8 are allowed.
     seccomp::confine().map_err(|source| Error::Seccomp { source })?;
@@ -118,6 +133,12 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, plan.vnet_hdr)
         .map_err(|source| Error::CreateTap { source })?;
     fields.tap = Some(tap.name.clone());
+    if let Some(owner) = plan.owner {
+        tun::set_owner(&tap, owner).map_err(|source| Error::SetOwner {
+            tap: tap.name.clone(),
+            source,
+        })?;
+    }
     let index = netlink::index_of(&mut rtnl, &tap.name).map_err(|source| Error::TapIndex {
         tap: tap.name.clone(),
         source,
@@ -133,8 +154,8 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     }
     let mut random = [0; 5];
     random::fill(&mut random).map_err(|source| Error::TapAddress { source })?;
-    let up = plan.port.is_plain();
-    netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), up).map_err(|source| {
+    let plain = plan.port.is_plain();
+    netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), plain).map_err(|source| {
         Error::Enslave {
             tap: tap.name.clone(),
             bridge: plan.bridge.clone(),
@@ -143,7 +164,7 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     })?;
 
     // 7. The MAC reserved for this tap and its static, sticky entry; then the port's
-    //    flags (learning and flooding off, maybe locked), up.
+    //    flags (learning and flooding off, maybe locked), up — or, pending, down.
     if let Some(entry) = &plan.fdb {
         netlink::claim(&mut rtnl, bridge.index, index, entry).map_err(|source| Error::AddFdb {
             mac: entry.mac,
@@ -151,8 +172,8 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
             source,
         })?;
     }
-    if !up {
-        netlink::set_port(&mut rtnl, index, plan.port).map_err(|source| Error::SetPort {
+    if !plain {
+        netlink::set_port(&mut rtnl, index, plan.port, plan.up).map_err(|source| Error::SetPort {
             tap: tap.name.clone(),
             locked: plan.port.locked,
             source,
@@ -161,8 +182,62 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     Ok(tap)
 }
 
+/// `--claim=TAP --mac=MAC`, step two of a pending port: steps 1 to 3 as above (no `--fd`:
+/// nothing is sent), then, under the same seccomp filter, the tap and its bridge as the
+/// kernel has them, the decision on that bridge and MAC, and the MAC claimed as `--mac`
+/// claims it. Exit 0 once the port is up with its entry.
+fn claim(request: ClaimRequest, held: &mut Held) -> Result<(), Error> {
+    held.audited = true;
+    (held.fields.tap, held.fields.mac) = (Some(request.tap.clone()), Some(request.mac));
+    held.fields.mode = Some(Mode::Claim);
+    let user = privs::user_name();
+    (held.fields.user, held.named) = (user.clone(), true);
+    held.syslog = Some(Syslog::connect());
+    let acl = acl::load_with(Path::new(acl::DEFAULT_PATH), &trusted::read)
+        .map_err(|source| Error::Acl { source })?;
+    let caller = privs::caller(user, acl.names_groups());
+    seccomp::confine().map_err(|source| Error::Seccomp { source })?;
+
+    // 4. Only the owner's pending port, on a bridge the ACL manages for this MAC.
+    let tap = &request.tap;
+    let mut rtnl = Rtnl::open().map_err(|source| Error::OpenNetlink { source })?;
+    let state = netlink::inspect_tap(&mut rtnl, tap).map_err(|source| Error::LookUpTap {
+        tap: tap.clone(),
+        source,
+    })?;
+    let bridge_index = state.check(tap, caller.uid).map_err(|reason| Error::CheckTap {
+        tap: tap.clone(),
+        reason,
+    })?;
+    let bridge = netlink::bridge_name(&mut rtnl, bridge_index).map_err(|source| Error::LookUpTapBridge {
+        tap: tap.clone(),
+        source,
+    })?;
+    held.fields.bridge = Some(bridge.clone());
+    let plan = policy::authorize(&acl, &bridge, Some(request.mac), &caller)
+        .and_then(|grant| ClaimPlan::new(state.index, grant))
+        .map_err(|denial| Error::Authorize { bridge, denial })?;
+
+    // 7. One MAC per port (the marker, exclusive), then exactly `--mac`'s claim, then up.
+    netlink::add_altname(&mut rtnl, state.index, &plan.marker).map_err(|source| Error::MarkClaimed {
+        tap: tap.clone(),
+        source,
+    })?;
+    netlink::claim(&mut rtnl, bridge_index, state.index, &plan.fdb).map_err(|source| Error::AddFdb {
+        mac: request.mac,
+        tap: tap.clone(),
+        source,
+    })?;
+    netlink::set_port(&mut rtnl, state.index, plan.port, true).map_err(|source| Error::SetPort {
+        tap: tap.clone(),
+        locked: plan.port.locked,
+        source,
+    })?;
+    privs::drop_all().map_err(Error::from)
+}
+
 /// The audit line first (bounded in time), then one line on stderr for a refusal, and
-/// only then the socket closes.
+/// only once a pipe's reader has it (bounded too) the socket closes.
 fn report(result: Result<(), Error>, mut held: Held) -> i32 {
     let refusal = result
         .err()
@@ -187,8 +262,12 @@ fn report(result: Result<(), Error>, mut held: Held) -> i32 {
         (Some(reason), None) => Some(reason.clone()),
         (None, unlogged) => unlogged.clone(),
     };
+    // One write: libvirt may take the pipe's content between two.
     if let Some(line) = line {
-        let _ = writeln!(io::stderr(), "fdb-bridge-helper: {line}");
+        let _ = io::stderr().write_all(format!("fdb-bridge-helper: {line}\n").as_bytes());
+        if held.stderr_pipe && held.socket.is_some() {
+            stderr::wait_read(STDERR_WAIT);
+        }
     }
     drop(held.socket);
     i32::from(refusal.is_some())

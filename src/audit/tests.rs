@@ -7,7 +7,7 @@ fn table() {
         user: Some("alice".into()),
         bridge: Some(IfName::new("br0").unwrap()),
         mac: Some(MacAddr::parse("52:54:00:12:34:56").unwrap()),
-        managed: Some(true),
+        mode: Some(Mode::Managed),
         tap: Some(IfName::new("tap3").unwrap()),
     };
     let early = Fields {
@@ -15,7 +15,26 @@ fn table() {
         user: Some("bo\nb".into()),
         ..Fields::default()
     };
+    let pending = Fields {
+        mode: Some(Mode::Pending),
+        mac: None,
+        ..full.clone()
+    };
+    let claim = Fields {
+        mode: Some(Mode::Claim),
+        ..full.clone()
+    };
     let cases: &[(&Fields, Option<&str>, &str)] = &[
+        (
+            &pending,
+            None,
+            "uid=1000 user=alice bridge=br0 tap=tap3 mac=- mode=managed-pending verdict=granted",
+        ),
+        (
+            &claim,
+            None,
+            "uid=1000 user=alice bridge=br0 tap=tap3 mac=52:54:00:12:34:56 mode=managed-claim verdict=granted",
+        ),
         (
             &full,
             None,

@@ -73,9 +73,9 @@ pub(crate) fn ip_link_property_add_altname(index: u32, name: &str) -> LinkMessag
     message
 }
 
-/// `ip link set dev TAP up type bridge_slave learning on|off flood on|off [locked on]`
-/// (`bridge link set dev TAP learning … flood … [locked on]`, and up).
-pub(crate) fn bridge_link_set(tap: u32, port: Port) -> LinkMessage {
+/// `ip link set dev TAP up|down type bridge_slave learning on|off flood on|off [locked on]`
+/// (`bridge link set dev TAP learning … flood … [locked on]`, and up or down).
+pub(crate) fn bridge_link_set(tap: u32, port: Port, up: bool) -> LinkMessage {
     let mut settings = vec![
         InfoBridgePort::Learning(port.learning),
         InfoBridgePort::UnicastFlood(port.unicast_flood),
@@ -85,7 +85,9 @@ pub(crate) fn bridge_link_set(tap: u32, port: Port) -> LinkMessage {
     }
     let mut message = LinkMessage::default();
     message.header.index = tap;
-    message.header.flags = LinkFlags::Up;
+    if up {
+        message.header.flags = LinkFlags::Up;
+    }
     message.header.change_mask = LinkFlags::Up;
     message.attributes = vec![LinkAttribute::LinkInfo(vec![
         LinkInfo::PortKind(InfoPortKind::Bridge),

@@ -117,12 +117,13 @@ pub(crate) fn enslave(
         .map(drop)
 }
 
-/// Sets the port's flags and brings it up, in a request of its own: sent together with the
-/// master change, the kernel answers EOPNOTSUPP (the port ops are looked up before the tap
-/// has a master). Kernels before 5.18 ignore `locked` silently, so it is read back.
-pub(crate) fn set_port(rtnl: &mut Rtnl, tap: u32, port: Port) -> io::Result<()> {
+/// Sets the port's flags and brings it up (or keeps it down), in a request of its own: sent
+/// together with the master change, the kernel answers EOPNOTSUPP (the port ops are looked
+/// up before the tap has a master). Kernels before 5.18 ignore `locked` silently, so it is
+/// read back.
+pub(crate) fn set_port(rtnl: &mut Rtnl, tap: u32, port: Port, up: bool) -> io::Result<()> {
     rtnl.request(
-        RouteNetlinkMessage::NewLink(build::bridge_link_set(tap, port)),
+        RouteNetlinkMessage::NewLink(build::bridge_link_set(tap, port, up)),
         NLM_F_ACK,
     )?;
     if port.locked && !port_locked(&get_link(rtnl, Link::Index(tap))?) {
@@ -132,6 +133,25 @@ pub(crate) fn set_port(rtnl: &mut Rtnl, tap: u32, port: Port) -> io::Result<()> 
         ));
     }
     Ok(())
+}
+
+/// The name of the bridge with index `index` (a tap's master), which must be one.
+pub(crate) fn bridge_name(rtnl: &mut Rtnl, index: u32) -> Result<IfName, LookupError> {
+    let link = get_link(rtnl, Link::Index(index)).map_err(LookupError::Io)?;
+    let is_bridge = link.attributes.iter().any(|a| {
+        matches!(a, LinkAttribute::LinkInfo(infos)
+            if infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge))))
+    });
+    if !is_bridge {
+        return Err(LookupError::NotABridge);
+    }
+    // Unescaped: the ACL decides on the name as the kernel has it, and one that is no
+    // `IfName` (control characters, say) can match no ACL line.
+    let name = link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(name) => IfName::new(name).ok(),
+        _ => None,
+    });
+    name.ok_or_else(|| LookupError::Io(unexpected("RTM_GETLINK (no name, or not an interface name)")))
 }
 
 /// The tap's index. Asked over rtnetlink rather than with if_nametoindex(), which opens
@@ -159,7 +179,7 @@ fn name_in(link: LinkMessage) -> io::Result<String> {
     Ok(crate::text::escape(&name).into_owned())
 }
 
-fn get_link(rtnl: &mut Rtnl, link: Link<'_>) -> io::Result<LinkMessage> {
+pub(super) fn get_link(rtnl: &mut Rtnl, link: Link<'_>) -> io::Result<LinkMessage> {
     match rtnl.request(RouteNetlinkMessage::GetLink(build::ip_link_show(link)), 0)? {
         Some(RouteNetlinkMessage::NewLink(link)) => Ok(link),
         _ => Err(unexpected("RTM_GETLINK")),

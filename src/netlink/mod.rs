@@ -4,6 +4,7 @@
 mod build;
 mod fdb;
 mod link;
+mod tap;
 
 use std::io;
 
@@ -12,7 +13,10 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 pub(crate) use fdb::{claim, ClaimError};
-pub(crate) use link::{enslave, get_bridge, index_of, pin_address, set_port, LookupError};
+pub(crate) use link::{
+    add_altname, bridge_name, enslave, get_bridge, index_of, pin_address, set_port, LookupError,
+};
+pub(crate) use tap::inspect_tap;
 
 /// Large enough for any single link or neighbour message.
 const RECV_BUF: usize = 32 * 1024;

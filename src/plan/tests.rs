@@ -26,6 +26,9 @@ fn table() {
     };
     #[rustfmt::skip]
     let cases: Vec<(Request, Grant, bool, Port, Option<FdbEntry>)> = vec![
+        // No MAC, the libvirt hook installed: managed flags, no entry, down, owned.
+        (request(true, None), Grant::Pending { locked: false, owner: 1000 }, true, managed(false), None),
+        (request(true, None), Grant::Pending { locked: true, owner: 1000 }, true, managed(true), None),
         (request(true, None), Grant::Plain, false, Port::PLAIN, None),
         // A plain grant ignores a MAC: qemu-bridge-helper's behaviour.
         (request(false, Some("52:54:00:12:34:56")), Grant::Plain, false, Port::PLAIN, None),
@@ -35,12 +38,15 @@ fn table() {
     ];
     for (request, grant, pin, port, fdb) in cases {
         let plan = Plan::new(&request, grant);
+        let pending = matches!(grant, Grant::Pending { .. });
         let want = Plan {
             bridge: IfName::new("br0").unwrap(),
             vnet_hdr: request.use_vnet,
             pin_bridge_address: pin,
             port,
             fdb,
+            up: !pending,
+            owner: pending.then_some(1000),
         };
         assert_eq!(plan, want, "{grant:?}");
     }

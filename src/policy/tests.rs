@@ -69,6 +69,7 @@ fn decide(files: &[(&str, Option<&str>)], bridge: &str, mac: bool) -> Out {
         Err(Denial::Acl) => Out::Denied,
         Err(Denial::NeedsMac) => Out::NeedsMac,
         Err(Denial::MacNotGranted(_)) => Out::MacDenied,
+        Ok(Grant::Pending { .. }) | Err(Denial::NotManaged) => unreachable!("authorize never says this"),
     }
 }
 
@@ -240,5 +241,51 @@ fn taking_a_learned_address_needs_an_exact_line() {
             })
         );
         assert_eq!(take, *want, "{text:?} -> {got:?}");
+    }
+}
+
+/// Without a MAC, a managed bridge gets a pending port only where the libvirt hook is
+/// installed to claim it, owned by the caller; everything else is as without the hook.
+#[test]
+fn pending_only_with_the_hook() {
+    let alice = Caller {
+        uid: 1000,
+        user: Some("alice".into()),
+        gids: vec![1000],
+        groups: vec![],
+    };
+    let pending = |locked| Ok(Grant::Pending { locked, owner: 1000 });
+    #[rustfmt::skip]
+    let cases: Vec<(&str, bool, Result<Grant, Denial>)> = vec![
+        ("allow br0\nmanaged br0\n", true, pending(false)),
+        ("allow br0\nmanaged br0\n", false, Err(Denial::NeedsMac)),
+        ("allow br0\nlocked br0\n", true, pending(true)),
+        ("allow br0\nmanaged br0\nlocked all\n", true, pending(true)),
+        // The MAC is checked against the mac lines when it is claimed.
+        ("allow br0\nmanaged br0\nmac br0 none\n", true, pending(false)),
+        ("allow br0\n", true, Ok(Grant::Plain)),
+        ("allow br0\n", false, Ok(Grant::Plain)),
+        ("managed br0\n", true, Err(Denial::Acl)),
+        ("allow br0\nmanaged br0\ndeny br0\n", true, Err(Denial::Acl)),
+        ("allow br1\nmanaged all\n", true, Err(Denial::Acl)),
+    ];
+    for (text, hook, want) in cases {
+        let read = |_: &Path| Ok(text.as_bytes().to_vec());
+        let acl = acl::load_with(Path::new(TOP), &read).unwrap();
+        let got = authorize_pending(&acl, &IfName::new("br0").unwrap(), &alice, hook);
+        assert_eq!(got, want, "{text:?} hook {hook}");
+    }
+}
+
+/// The refusal without the hook names every way to pass the MAC.
+#[test]
+fn the_needs_mac_hint_names_every_way() {
+    let text = Denial::NeedsMac.to_string();
+    for way in [
+        "--mac=",
+        "NAME@MAC",
+        "/etc/libvirt/hooks/qemu.d/fdb-bridge-helper",
+    ] {
+        assert!(text.contains(way), "{way:?} missing in {text:?}");
     }
 }

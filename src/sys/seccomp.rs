@@ -17,9 +17,16 @@ const ALLOWED: &[(c_long, &str)] = &[
     (libc::SYS_connect, "the rtnetlink socket connects to the kernel"),
     (libc::SYS_sendto, "rtnetlink requests; the syslog datagram"),
     (libc::SYS_poll, "a bounded wait for room in syslog's queue"),
-    (libc::SYS_ppoll, "the same, where libc's poll() uses ppoll"),
+    (
+        libc::SYS_ppoll,
+        "the same, where libc's poll() uses ppoll; the wait for libvirt to read stderr",
+    ),
     (libc::SYS_recvfrom, "rtnetlink answers"),
-    (libc::SYS_ioctl, "TUNGETFEATURES and TUNSETIFF only"),
+    (
+        libc::SYS_ioctl,
+        "TUNGETFEATURES, TUNSETIFF and TUNSETOWNER (a pending port's owner); FIONREAD on \
+         stderr (has libvirt read the refusal?) only",
+    ),
     (libc::SYS_getrandom, "the tap's address"),
     (libc::SYS_capget, "the caps crate reads before it sets"),
     (libc::SYS_capset, "the last drop of CAP_NET_ADMIN"),
@@ -70,7 +77,12 @@ pub(crate) fn confine() -> Result<(), SeccompError> {
 fn program() -> Result<BpfProgram, BackendError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|(nr, _)| (*nr, vec![])).collect();
     rules.insert(libc::SYS_socket, any_of(0, &[libc::AF_NETLINK as u64])?);
-    let ioctls = [libc::TUNGETFEATURES, libc::TUNSETIFF];
+    let ioctls = [
+        libc::TUNGETFEATURES,
+        libc::TUNSETIFF,
+        libc::TUNSETOWNER,
+        libc::FIONREAD,
+    ];
     rules.insert(libc::SYS_ioctl, any_of(1, &ioctls.map(u64::from))?);
     rules.insert(libc::SYS_fcntl, any_of(1, &[libc::F_GETFD as u64])?);
     let arch = std::env::consts::ARCH.try_into()?;

@@ -12,6 +12,7 @@ pub const TUN_PATH: &str = "/dev/net/tun";
 
 nix::ioctl_readwrite_bad!(tun_set_iff, libc::TUNSETIFF, libc::ifreq);
 nix::ioctl_read_bad!(tun_get_features, libc::TUNGETFEATURES, c_uint);
+nix::ioctl_write_int_bad!(tun_set_owner, libc::TUNSETOWNER);
 
 /// Opened first, while still root: /dev/net/tun is 0600 on some hosts. CLOEXEC (std's
 /// default), so the fd never leaks into anything we might exec.
@@ -61,4 +62,14 @@ pub fn create(tun: OwnedFd, use_vnet: bool) -> io::Result<Tap> {
         .and_then(|n| IfName::new(n).ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "kernel returned an odd tap name"))?;
     Ok(Tap { fd: tun, name })
+}
+
+/// Records `uid` as the tap's owner (`/sys/class/net/TAP/owner`, IFLA_TUN_OWNER): a
+/// pending port's, so that only its caller can claim it later. Any holder of the fd can
+/// change it again; only that holder's own guest then suffers.
+pub fn set_owner(tap: &Tap, uid: u32) -> io::Result<()> {
+    let uid = libc::c_int::try_from(uid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: TUNSETOWNER takes its argument by value; no memory is passed.
+    unsafe { tun_set_owner(tap.fd.as_raw_fd(), uid) }?;
+    Ok(())
 }

@@ -83,17 +83,21 @@ fn bridge_ports() {
         ),
     ];
     for (port, want) in cases {
-        let message = bridge_link_set(9, port);
-        assert_eq!(message.header.index, 9);
-        assert!(message.header.flags.contains(LinkFlags::Up));
-        assert_eq!(
-            message.attributes,
-            vec![LinkAttribute::LinkInfo(vec![
-                LinkInfo::PortKind(InfoPortKind::Bridge),
-                LinkInfo::PortData(InfoPortData::BridgePort(want)),
-            ])],
-            "{port:?}"
-        );
+        // Down: a pending port, which nothing may reach before its MAC is claimed.
+        for up in [true, false] {
+            let message = bridge_link_set(9, port, up);
+            assert_eq!(message.header.index, 9);
+            assert_eq!(message.header.flags.contains(LinkFlags::Up), up);
+            assert!(message.header.change_mask.contains(LinkFlags::Up));
+            assert_eq!(
+                message.attributes,
+                vec![LinkAttribute::LinkInfo(vec![
+                    LinkInfo::PortKind(InfoPortKind::Bridge),
+                    LinkInfo::PortData(InfoPortData::BridgePort(want.clone())),
+                ])],
+                "{port:?}"
+            );
+        }
     }
 }
 
