@@ -3,7 +3,7 @@
 //! MAC). The crate's only public items are [`main`] and the [`fuzzing`] facade.
 //!
 //! Layers, each importing only from those below it:
-//! 1. leaf types and text: `text`, `ifname`, `mac`;
+//! 1. leaf types and text: `text`, `ifname`, `mac`, `vid`;
 //! 2. pure parsing and policy (`#![forbid(unsafe_code)]`, table-tested beside the code):
 //!    `cli`, `acl` (with its `mac` rules), `policy`, `plan` (the decision as a value),
 //!    `audit` (the log line);
@@ -23,6 +23,7 @@ mod policy;
 mod run;
 mod sys;
 mod text;
+mod vid;
 
 pub use run::main;
 

@@ -7,6 +7,10 @@ use crate::cli::Request;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::policy::Grant;
+use crate::vid::Vid;
+
+mod vlan;
+pub(crate) use vlan::{membership, BridgeVlans, Filtering, Unfiltered};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
@@ -19,6 +23,8 @@ pub(crate) struct Plan {
     pub port: Port,
     /// The guest's entry on the new port, if any.
     pub fdb: Option<FdbEntry>,
+    /// The VLAN the port is untagged in, and in alone (see `plan::vlan`).
+    pub vlan: Option<Vid>,
 }
 
 /// The bridge-port settings of the tap (`bridge link set dev TAP …`).
@@ -63,7 +69,7 @@ pub(crate) struct FdbEntry {
 }
 
 impl Plan {
-    pub fn new(request: &Request, grant: Grant) -> Self {
+    pub fn new(request: &Request, grant: Grant, vlan: Option<Vid>) -> Self {
         let (port, fdb) = match grant {
             Grant::Plain => (Port::PLAIN, None),
             Grant::Managed {
@@ -85,7 +91,15 @@ impl Plan {
             pin_bridge_address: !port.is_plain(),
             port,
             fdb,
+            vlan,
         }
+    }
+
+    /// Whether the tap comes up as it joins: only a plain port outside any VLAN. Any other
+    /// comes up last, once it is what the plan says: a tap that is up receives (and queues
+    /// for the guest) what the bridge floods to it, in its default VLAN too.
+    pub fn up_on_join(&self) -> bool {
+        self.port.is_plain() && self.vlan.is_none()
     }
 }
 

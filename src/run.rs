@@ -11,7 +11,7 @@ use crate::cli::{self, Command};
 use crate::error::Error;
 use crate::mac::MacAddr;
 use crate::netlink::{self, Rtnl};
-use crate::plan::Plan;
+use crate::plan::{self, Plan};
 use crate::policy;
 use crate::sys::syslog::{Syslog, DEV_LOG};
 use crate::sys::{privs, random, seccomp, socket::SocketFd, trusted, tun};
@@ -84,7 +84,7 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
             denial,
         }
     })?;
-    let plan = Plan::new(&request, grant);
+    let plan = Plan::new(&request, grant, None);
     held.fields.managed = Some(!plan.port.is_plain());
 
     // From here on only the system calls of steps 5 to 8 are allowed.
@@ -111,6 +111,10 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
         bridge: plan.bridge.clone(),
         source,
     })?;
+    let vlans = plan::membership(plan.vlan, bridge.vlans).map_err(|source| Error::Unfiltered {
+        bridge: plan.bridge.clone(),
+        source,
+    })?;
     let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, plan.vnet_hdr)
         .map_err(|source| Error::CreateTap { source })?;
     fields.tap = Some(tap.name.clone());
@@ -120,7 +124,7 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     })?;
 
     // 6. Pin the bridge's address (managed), so that no tap can ever move it; then shape
-    //    and enslave. A plain port comes up at once.
+    //    and enslave. A plain port outside any VLAN comes up at once.
     if plan.pin_bridge_address {
         netlink::pin_address(&mut rtnl, &bridge).map_err(|source| Error::PinAddress {
             bridge: plan.bridge.clone(),
@@ -129,7 +133,7 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     }
     let mut random = [0; 5];
     random::fill(&mut random).map_err(|source| Error::TapAddress { source })?;
-    let up = plan.port.is_plain();
+    let up = plan.up_on_join();
     netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), up).map_err(|source| {
         Error::Enslave {
             tap: tap.name.clone(),
@@ -138,19 +142,30 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
         }
     })?;
 
-    // 7. The MAC reserved for this tap and its static, sticky entry; then the port's
-    //    flags (learning and flooding off, maybe locked), up.
-    if let Some(entry) = &plan.fdb {
-        netlink::claim(&mut rtnl, bridge.index, index, entry).map_err(|source| Error::AddFdb {
-            mac: entry.mac,
+    // 7. The port in its VLAN alone (an entry needs its VLAN first); the MAC reserved for
+    //    this tap and its static, sticky entry in that VLAN; then the port's flags
+    //    (learning and flooding off, maybe locked), up.
+    if let Some((vid, leave)) = vlans.join {
+        netlink::join_vlan(&mut rtnl, index, vid, leave).map_err(|source| Error::JoinVlan {
             tap: tap.name.clone(),
+            vid,
             source,
+        })?;
+    }
+    if let Some(entry) = &plan.fdb {
+        netlink::claim(&mut rtnl, bridge.index, index, entry, vlans.entry).map_err(|source| {
+            Error::AddFdb {
+                mac: entry.mac,
+                vlan: vlans.entry,
+                tap: tap.name.clone(),
+                source,
+            }
         })?;
     }
     if !up {
         netlink::set_port(&mut rtnl, index, plan.port).map_err(|source| Error::SetPort {
             tap: tap.name.clone(),
-            locked: plan.port.locked,
+            port: plan.port,
             source,
         })?;
     }

@@ -97,6 +97,23 @@ fn uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_managed() {
         run.facts("call-time")
     );
     expect(&run, "uplink-alone", "0 0 0 0");
+    // No VLAN asked on a filtering bridge: one entry, in the VLAN the port is in (the
+    // bridge's default), not a VLAN-0 one beside it.
+    let fdb = run.fact("m1.fdb");
+    let entries: Vec<&str> = fdb.split(';').filter(|e| !e.is_empty()).collect();
+    assert!(
+        matches!(entries[..], [one] if one.starts_with(GUEST_MACS[0]) && one.contains(" vlan 1 ")),
+        "{entries:?}"
+    );
+    expect(&run, "m1.altnames", "fbh-525400b00001-1;");
+    // The outside host's address, learned in VLAN 1 on the uplink: refused, as in VLAN 0
+    // on a bridge without vlan_filtering.
+    expect(&run, "r-learned.code", "1");
+    let err = run.fact("r-learned.err");
+    assert!(
+        err.contains("vlan 1 on tap") && err.contains("the bridge learned the address on eth0"),
+        "{err}"
+    );
     for i in 1..=3 {
         expect(&run, &format!("m{i}.port"), "0 0");
         expect(&run, &format!("c{i}.port"), "1 1");

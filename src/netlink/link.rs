@@ -5,7 +5,7 @@ use std::io;
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoKind, InfoPortData, LinkAttribute, LinkInfo, LinkMessage,
+    InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoPortData, LinkAttribute, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -13,13 +13,15 @@ use super::build::{self, Link};
 use super::{unexpected, Rtnl};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
-use crate::plan::Port;
+use crate::plan::{BridgeVlans, Filtering, Port};
+use crate::vid::Vid;
 
 pub struct Bridge {
     pub index: u32,
     pub mtu: u32,
     /// The bridge's current address, pinned on managed bridges (`pin_address`).
     pub address: Vec<u8>,
+    pub vlans: BridgeVlans,
 }
 
 #[derive(Debug)]
@@ -50,12 +52,17 @@ impl fmt::Display for LookupError {
 pub(crate) fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
     let link = get_link(rtnl, Link::Name(name.as_str())).map_err(LookupError::Io)?;
     let (mut is_bridge, mut mtu, mut address, mut real) = (false, None, None, None);
+    let mut vlans = BridgeVlans {
+        filtering: Filtering::Unsupported,
+        default_pvid: None,
+    };
     for attribute in link.attributes {
         match attribute {
             LinkAttribute::LinkInfo(infos) => {
                 is_bridge |= infos
                     .iter()
                     .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)));
+                bridge_vlans(&infos, &mut vlans);
             }
             LinkAttribute::Mtu(m) => mtu = Some(m),
             LinkAttribute::Address(a) => address = Some(a),
@@ -73,9 +80,27 @@ pub(crate) fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, Looku
             index: link.header.index,
             mtu,
             address,
+            vlans,
         }),
         (true, _, _) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU or address)"))),
         (false, _, _) => Err(LookupError::NotABridge),
+    }
+}
+
+/// `vlan_filtering` and `vlan_default_pvid`, which a kernel built without bridge VLAN
+/// filtering does not report.
+fn bridge_vlans(infos: &[LinkInfo], vlans: &mut BridgeVlans) {
+    let data = infos.iter().find_map(|i| match i {
+        LinkInfo::Data(InfoData::Bridge(data)) => Some(data),
+        _ => None,
+    });
+    for info in data.into_iter().flatten() {
+        match info {
+            InfoBridge::VlanFiltering(true) => vlans.filtering = Filtering::On,
+            InfoBridge::VlanFiltering(false) => vlans.filtering = Filtering::Off,
+            InfoBridge::VlanDefaultPvid(pvid) => vlans.default_pvid = Vid::new(*pvid).ok(),
+            _ => {}
+        }
     }
 }
 
