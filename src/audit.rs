@@ -9,6 +9,7 @@ use syslog::{Facility, Formatter3164, LogFormat, Severity};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::text::{clip, escape, shown};
+use crate::vid::Vid;
 
 /// Bounds per field and per line: a refusal can quote 128 KiB of argv.
 const MAX_USER: usize = 64;
@@ -24,6 +25,8 @@ pub(crate) struct Fields {
     pub mac: Option<MacAddr>,
     pub managed: Option<bool>,
     pub tap: Option<IfName>,
+    /// The granted VLAN; shown only when there is one.
+    pub vlan: Option<Vid>,
 }
 
 /// The line as syslog wants it (RFC 3164 framing), severity notice when granted and
@@ -64,6 +67,9 @@ pub(crate) fn line(fields: &Fields, refusal: Option<&str>) -> String {
     let _ = write!(out, " mac={}", opt(fields.mac.map(|m| m.to_string())));
     let mode = fields.managed.map(|m| if m { "managed" } else { "plain" });
     let _ = write!(out, " mode={}", mode.unwrap_or("-"));
+    if let Some(vlan) = fields.vlan {
+        let _ = write!(out, " vlan={vlan}");
+    }
     match refusal {
         None => out.push_str(" verdict=granted"),
         Some(reason) => {

@@ -8,17 +8,19 @@ use std::os::unix::ffi::OsStrExt;
 use crate::ifname::{IfName, IfNameError};
 use crate::mac::{MacAddr, MacError};
 use crate::text::clip;
+use crate::vid::{Vid, VidError};
 
 /// How much of an argument a message echoes: enough to recognise it, never unbounded.
 const ECHO: usize = 256;
 
 pub const USAGE: &str = "\
-usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC]
+usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC] [--vlan=VID]
        fdb-bridge-helper --help | --version
 
 Creates a tap, adds it to BRIDGE if /etc/qemu/bridge.conf allows it, and sends the
 tap's fd over the unix socket UNIXFD. On a bridge marked `managed` it also turns off
 learning and unicast flooding on the port and adds a static FDB entry for MAC.
+With --vlan (if a vlan line grants it) the port is untagged in VLAN VID only.
 
 From QEMU: -netdev bridge,id=n0,br=br0,helper=\"/usr/libexec/fdb-bridge-helper --mac=52:54:00:12:34:56\"
 ";
@@ -38,6 +40,8 @@ pub struct Request {
     pub fd: i32,
     pub use_vnet: bool,
     pub mac: Option<MacAddr>,
+    /// `--vlan=VID`: the VLAN the guest's port is to be in (untagged, its PVID).
+    pub vlan: Option<Vid>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -49,6 +53,7 @@ pub enum ArgError {
     Bridge(String, IfNameError),
     Fd(String),
     Mac(String, MacError),
+    Vlan(String, VidError),
     ProgramName(String, MacError),
 }
 
@@ -66,6 +71,7 @@ impl fmt::Display for ArgError {
                 clip(text, ECHO)
             ),
             Self::Mac(text, why) => write!(f, "invalid --mac {:?}: {why}", clip(text, ECHO)),
+            Self::Vlan(text, why) => write!(f, "invalid --vlan {:?}: {why}", clip(text, ECHO)),
             Self::ProgramName(name, why) => {
                 write!(
                     f,
@@ -92,7 +98,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
             _ => {}
         }
     }
-    let (mut bridge, mut fd, mut mac, mut use_vnet) = (None, None, None, None);
+    let (mut bridge, mut fd, mut mac, mut use_vnet, mut vlan) = (None, None, None, None, None);
     for arg in &args {
         if arg == "--use-vnet" {
             set_once(&mut use_vnet, "--use-vnet", true)?;
@@ -104,6 +110,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
         } else if let Some(v) = arg.strip_prefix("--mac=") {
             let addr = MacAddr::parse(v).map_err(|e| ArgError::Mac(v.to_owned(), e))?;
             set_once(&mut mac, "--mac", addr)?;
+        } else if let Some(v) = arg.strip_prefix("--vlan=") {
+            let vid = Vid::parse(v).map_err(|e| ArgError::Vlan(v.to_owned(), e))?;
+            set_once(&mut vlan, "--vlan", vid)?;
         } else if let Some(opt) = ["--help", "-h", "--version", "-V"].iter().find(|o| *o == arg) {
             return Err(ArgError::Alone(opt));
         } else {
@@ -115,6 +124,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
         fd: fd.ok_or(ArgError::Missing("--fd=UNIXFD"))?,
         use_vnet: use_vnet.unwrap_or(false),
         mac,
+        vlan,
     }))
 }
 
@@ -183,6 +193,7 @@ mod tests {
             fd,
             use_vnet,
             mac: mac.map(|m| MacAddr::parse(m).unwrap()),
+            vlan: None,
         })
     }
 
@@ -249,10 +260,46 @@ mod tests {
                 &["--br=br0", "--fd=3", "--mac="],
                 Err(Mac("".into(), MacError::Syntax)),
             ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=0"],
+                Err(Vlan("0".into(), VidError::Range)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=4095"],
+                Err(Vlan("4095".into(), VidError::Range)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan="],
+                Err(Vlan("".into(), VidError::Syntax)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=101-102"],
+                Err(Vlan("101-102".into(), VidError::Syntax)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=101", "--vlan=101"],
+                Err(Duplicate("--vlan")),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan", "101"],
+                Err(Unknown("--vlan".into())),
+            ),
         ];
         for (args, want) in cases {
             assert_eq!(run(args), want, "{args:?}");
         }
+    }
+
+    #[test]
+    fn vlan() {
+        let got = run(&["--vlan=101", "--br=br0", "--fd=3", "--mac=52:54:00:12:34:56"]);
+        let Ok(Command::Attach(request)) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(request.vlan, Some(Vid::new(101).unwrap()));
+        assert_eq!(request.mac, Some(MacAddr::parse("52:54:00:12:34:56").unwrap()));
+        let got = run(&["--br=br0", "--fd=3", "--vlan=7"]);
+        assert!(matches!(got, Ok(Command::Attach(Request { vlan: Some(v), .. })) if v.get() == 7));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::netlink::{ClaimError, LookupError, VlanError};
 use crate::plan::{Port, Unfiltered};
-use crate::policy::Denial;
+use crate::policy::{Denial, VlanDenial};
 use crate::sys::privs::PrivsError;
 use crate::sys::seccomp::SeccompError;
 use crate::sys::socket::SocketError;
@@ -67,6 +67,10 @@ pub(crate) enum Error {
     Authorize {
         bridge: IfName,
         denial: Denial,
+    },
+    AuthorizeVlan {
+        bridge: IfName,
+        denial: VlanDenial,
     },
     Seccomp {
         source: SeccompError,
@@ -156,6 +160,9 @@ impl fmt::Display for Error {
             Self::CheckSocket { fd, source } => write!(f, "failed to check socket fd {fd}: {source}"),
             Self::Acl { source } => source.fmt(f),
             Self::Authorize { bridge, denial } => write!(f, "failed to authorize bridge {bridge}: {denial}"),
+            Self::AuthorizeVlan { bridge, denial } => {
+                write!(f, "failed to authorize a vlan on bridge {bridge}: {denial}")
+            }
             Self::Seccomp { source } => write!(f, "failed to install seccomp filter: {source}"),
             Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),
             Self::LookUpBridge { bridge, source } => write!(f, "failed to look up bridge {bridge}: {source}"),

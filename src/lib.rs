@@ -32,14 +32,17 @@ pub use run::main;
 pub mod fuzzing {
     pub use crate::ifname::IfName;
     pub use crate::mac::MacAddr;
+    pub use crate::vid::Vid;
 
     pub mod acl {
-        pub use crate::acl::{load_with, Acl, Caller, Error, ReadError, Target, Verb, DEFAULT_PATH};
+        pub use crate::acl::{
+            load_with, Acl, Caller, Error, ReadError, Target, Verb, VlanRule, DEFAULT_PATH,
+        };
     }
     pub mod cli {
         pub use crate::cli::{parse, ArgError, Command, Request};
     }
     pub mod policy {
-        pub use crate::policy::{authorize, Denial, Grant};
+        pub use crate::policy::{authorize, authorize_vlan, Denial, Grant, VlanDenial};
     }
 }

@@ -9,6 +9,9 @@ use crate::acl::{Acl, Verb};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 
+mod vlan;
+pub use vlan::{authorize_vlan, VlanDenial};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
     /// qemu-bridge-helper's behaviour: the port keeps the kernel's defaults.

@@ -63,6 +63,7 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     };
     held.audited = true;
     (held.fields.bridge, held.fields.mac) = (Some(request.bridge.clone()), request.mac);
+    held.fields.vlan = request.vlan;
     let socket = SocketFd::adopt(request.fd).map_err(|source| Error::CheckSocket {
         fd: request.fd,
         source,
@@ -84,8 +85,14 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
             denial,
         }
     })?;
-    let plan = Plan::new(&request, grant, None);
-    held.fields.managed = Some(!plan.port.is_plain());
+    let vlan = policy::authorize_vlan(&acl, &request.bridge, request.vlan, &caller).map_err(|denial| {
+        Error::AuthorizeVlan {
+            bridge: request.bridge.clone(),
+            denial,
+        }
+    })?;
+    let plan = Plan::new(&request, grant, vlan);
+    (held.fields.managed, held.fields.vlan) = (Some(!plan.port.is_plain()), vlan);
 
     // From here on only the system calls of steps 5 to 8 are allowed.
     seccomp::confine().map_err(|source| Error::Seccomp { source })?;

@@ -6,6 +6,7 @@ fn request(vnet: bool, mac: Option<&str>) -> Request {
         fd: 3,
         use_vnet: vnet,
         mac: mac.map(|m| MacAddr::parse(m).unwrap()),
+        vlan: None,
     }
 }
 
