@@ -12,7 +12,8 @@ use crate::vid::Vid;
 pub(crate) enum Filtering {
     On,
     Off,
-    /// No IFLA_BR_VLAN_FILTERING at all: a kernel built without bridge VLAN filtering.
+    /// A kernel built without bridge VLAN filtering: it reports `vlan_filtering 0` and no
+    /// default PVID, and refuses `vlan_filtering 1`.
     Unsupported,
 }
 
