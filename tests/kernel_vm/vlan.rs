@@ -16,9 +16,9 @@ const D: &str = "52:54:00:b2:00:01";
 const L: &str = "02:fb:00:00:00:10";
 const UNKNOWN: &str = "02:fb:00:00:00:01";
 
-/// br0 managed, br1 plain, br2 (no vlan_filtering) allowed; alice gets 101-102 on br0 and a
-/// default of 201 on br1, bob 101 on br0 and a default of 202 on br1.
-const ACL: &str = "allow br0\nallow br1\nallow br2\nmanaged br0\n\
+/// br0 managed and locked, br1 plain, br2 (no vlan_filtering) allowed; alice gets 101-102 on
+/// br0 and a default of 201 on br1, bob 101 on br0 and a default of 202 on br1.
+const ACL: &str = "allow br0\nallow br1\nallow br2\nmanaged br0\nlocked br0\n\
     vlan br0 user=alice 101-102\nvlan br0 user=bob 101\n\
     vlan-default br1 user=alice 201\nvlan br1 user=alice 202\nvlan-default br1 user=bob 202\n\
     vlan br2 user=alice 5\n";
@@ -93,7 +93,8 @@ fn managed_guests_are_untagged_in_their_vlan_alone_with_an_entry_in_it(run: &VmR
             &format!("{guest}.vlans"),
             &format!("{vid} PVID Egress Untagged;"),
         );
-        expect(run, &format!("{guest}.flags"), "0 0");
+        // Locked: the port forwards only frames whose source has an entry on it, in its VLAN.
+        expect(run, &format!("{guest}.flags"), "0 0 locked on");
         one_entry(run, guest, mac, vid);
         let hex: String = mac.split(':').collect();
         expect(run, &format!("{guest}.altnames"), &format!("fbh-{hex}-{vid};"));
@@ -108,6 +109,10 @@ fn vlans_keep_guests_apart_and_the_trunk_carries_them_tagged(run: &VmRun) {
     got(run, "a2", "a1-bcast", false);
     got(run, "o102", "a1-bcast", false);
     got(run, "a3", "a1-bcast", false);
+    // Locked: a frame from a1 with a source that is not its own goes nowhere.
+    for who in ["b1", "o101", "a2", "o102"] {
+        got(run, who, "a1-spoof", false);
+    }
     // Unicast from a1 to B, a2's address in the other VLAN: not to a2; out tagged 101.
     got(run, "a2", "a1-to-b", false);
     got(run, "o101", "a1-to-b", true);
@@ -190,7 +195,7 @@ fn plain_ports_in_vlans_and_defaults_for_callers_without_arguments(run: &VmRun) 
             &format!("{guest}.vlans"),
             &format!("{vid} PVID Egress Untagged;"),
         );
-        expect(run, &format!("{guest}.flags"), "1 1");
+        expect(run, &format!("{guest}.flags"), "1 1 locked off");
         expect(run, &format!("{guest}.fdb"), "");
         expect(run, &format!("{guest}.altnames"), "");
     }
@@ -220,7 +225,7 @@ fn the_trunk_uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_manag
     expect(run, "managed-guests-after", "0 0");
     // A plain port in a VLAN is an auto port all the same.
     expect(run, "q.vlans", "101 PVID Egress Untagged;");
-    expect(run, "q.flags", "1 1");
+    expect(run, "q.flags", "1 1 locked off");
     expect(run, "with-plain", "1 1");
     expect(run, "plain-gone", "0 0");
     expect(run, "plain-guests", "1 1");

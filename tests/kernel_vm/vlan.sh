@@ -1,6 +1,7 @@
 # VLANs on the VM's kernel. Set by the test: $A $B $C (managed guests' MACs), $D (a plain
 # guest's source address), $L (a host on the LAN, in VLAN 101 only), $UNKNOWN.
-# br0: vlan_filtering 1, managed, uplink eth0 a trunk tagged in 101 and 102 and nothing else.
+# br0: vlan_filtering 1, managed and locked, uplink eth0 a trunk tagged in 101 and 102 and
+# nothing else.
 # br1: vlan_filtering 1, plain, uplink eth1 a trunk tagged in 201 and 202.
 # br2: no vlan_filtering.
 # eth2 is a host outside (promiscuous: it sees every frame on the hub), with 8021q links
@@ -27,13 +28,13 @@ promisc() {
     echo "$count $(((flags & 0x100) >> 8))"
 }
 # A guest's port: its VLANs as `bridge vlan show` prints them ("VID FLAGS…;" each), its FDB
-# entries, alternative names, learning and flood.
+# entries, alternative names, learning, flood and locked.
 port() {
     local tap=${TAP[$1]}
     fact "$1.vlans" "$(bridge vlan show dev "$tap" | awk -v dev="$tap" 'NR > 1 && NF { sub("^" dev, ""); $1 = $1; printf "%s;", $0 }')"
     fact "$1.fdb" "$(bridge fdb show dev "$tap" | awk '!/permanent/ {printf "%s;", $0}')"
     fact "$1.altnames" "$(ip -d link show "$tap" | awk '/altname/ {printf "%s;", $2}')"
-    fact "$1.flags" "$(cat "/sys/class/net/$tap/brport/learning") $(cat "/sys/class/net/$tap/brport/unicast_flood")"
+    fact "$1.flags" "$(cat "/sys/class/net/$tap/brport/learning") $(cat "/sys/class/net/$tap/brport/unicast_flood") $(bridge -d link show dev "$tap" | grep -o 'locked o[nf]*')"
 }
 # refuse NAME UID ARG…: a call that must fail; reports its exit code and message.
 refuse() {
@@ -67,6 +68,7 @@ refuse r-claimed 1000 --use-vnet --br=br0 --mac="$A" --vlan=101
 # hub, one queue per port), every listener reports every frame it got.
 for v in 101 102 201 202; do packet "o$v" "eth2.$v"; done
 send a1 ff:ff:ff:ff:ff:ff "$A" a1-bcast
+send a1 ff:ff:ff:ff:ff:ff 52:54:00:b1:00:99 a1-spoof
 send a1 "$B" "$A" a1-to-b
 send a1 "$C" "$A" a1-to-c
 send a1 "$X" "$A" a1-out
@@ -99,7 +101,7 @@ fact managed-guests-after "$(promisc eth0)"
 
 # One plain port in a VLAN on br0 (the ACL no longer says managed): the uplink goes
 # promiscuous until that port is gone.
-grep -v '^managed' /etc/qemu/bridge.conf >/run/vm/acl && cat /run/vm/acl >/etc/qemu/bridge.conf
+grep -Ev '^(managed|locked)' /etc/qemu/bridge.conf >/run/vm/acl && cat /run/vm/acl >/etc/qemu/bridge.conf
 guest q 1000 --use-vnet --br=br0 --vlan=101
 port q
 fact with-plain "$(promisc eth0)"
