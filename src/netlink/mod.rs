@@ -78,9 +78,7 @@ impl Rtnl {
             }
         }
     }
-}
 
-impl Rtnl {
     /// Sends a dump request of a type netlink-packet-route does not know (`kind`, with
     /// `body` after the netlink header) and returns the bodies of the answers of type
     /// `answer`, until NLMSG_DONE. Callers ask only for dumps the kernel bounds (one port's).
