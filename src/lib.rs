@@ -5,7 +5,7 @@
 //! Layers, each importing only from those below it:
 //! 1. leaf types and text: `text`, `ifname`, `mac`, `vid`;
 //! 2. pure parsing and policy (`#![forbid(unsafe_code)]`, table-tested beside the code):
-//!    `cli`, `acl` (with its `mac` rules), `policy`, `plan` (the decision as a value),
+//!    `cli`, `acl` (with its `mac` and `vlan` rules), `policy`, `plan` (the decision as a value),
 //!    `audit` (the log line);
 //! 3. the kernel: `sys` (every `unsafe`), `netlink` (pure message builders and one
 //!    send-and-ack socket);

@@ -1,5 +1,6 @@
 //! The decision. Default deny; access needs a matching `allow` and no matching
 //! `deny` (deny always wins); `managed` changes what is done, never who may do it.
+//! The VLAN, once access is granted, is decided in `policy::vlan`.
 #![forbid(unsafe_code)]
 
 use std::fmt;
