@@ -19,8 +19,8 @@ use std::path::{Component, Path, PathBuf};
 
 use fdb_bridge_helper::fuzzing::acl::{self, Acl, Caller, ReadError, Verb};
 use fdb_bridge_helper::fuzzing::cli::{self, Command};
-use fdb_bridge_helper::fuzzing::policy::{self, Denial, Grant};
-use fdb_bridge_helper::fuzzing::{IfName, MacAddr};
+use fdb_bridge_helper::fuzzing::policy::{self, Denial, Grant, VlanDenial};
+use fdb_bridge_helper::fuzzing::{IfName, MacAddr, Vid};
 
 pub const ACL_SEPARATOR: &[u8] = b"\n%%\n";
 pub const ACL_PATHS: [&str; 4] = [acl::DEFAULT_PATH, "/i1", "/i2", "/i3"];
@@ -266,6 +266,9 @@ pub fn check_acl(data: &[u8]) {
                 if mac.is_none() {
                     check_pending(&acl, &bridge, caller, &got, locked);
                 }
+                if got.is_ok() {
+                    check_vlans(&acl, &bridge, caller);
+                }
             }
         }
     }
@@ -295,6 +298,37 @@ fn check_pending(acl: &Acl, bridge: &IfName, caller: &Caller, without: &Result<G
         "{}",
         case()
     );
+}
+
+/// The VLAN decision, made only once access is granted: a VLAN is granted only by a line
+/// for the caller that names the bridge, a default only by a `vlan-default` line, and a
+/// bridge no line names is decided as qemu-bridge-helper would (no VLAN).
+fn check_vlans(acl: &Acl, bridge: &IfName, caller: &Caller) {
+    let rules: Vec<_> = acl.vlans.iter().filter(|r| r.bridge.names(bridge)).collect();
+    for asked in [None, Vid::new(1).ok(), Vid::new(101).ok(), Vid::new(4094).ok()] {
+        let got = policy::authorize_vlan(acl, bridge, asked, caller);
+        let _ = got.as_ref().map_err(|d| d.to_string());
+        let case = || format!("{bridge} vlan {asked:?} caller {caller:?} -> {got:?} with {acl:?}");
+        match (asked, got) {
+            (Some(vid), Ok(granted)) => {
+                assert_eq!(granted, Some(vid), "granted another VLAN: {}", case());
+                assert!(
+                    rules.iter().any(|r| r.grants(caller, vid)),
+                    "no line grants it: {}",
+                    case()
+                );
+            }
+            (Some(vid), Err(VlanDenial::NotGranted(v))) => assert_eq!(v, vid, "{}", case()),
+            (None, Ok(None)) => assert!(rules.is_empty(), "lines name the bridge: {}", case()),
+            (None, Ok(Some(vid))) => assert!(
+                rules.iter().any(|r| r.default && r.grants(caller, vid)),
+                "a default no vlan-default line gives: {}",
+                case()
+            ),
+            (None, Err(_)) => assert!(!rules.is_empty(), "refused with no line: {}", case()),
+            (Some(_), Err(_)) => panic!("wrong refusal: {}", case()),
+        }
+    }
 }
 
 /// Argv from a `cli` input: NUL-separated raw arguments; the empty input is no argument.
@@ -353,7 +387,16 @@ pub fn check_cli(data: &[u8]) {
                 }
                 None => assert!(mac.is_empty(), "mac ignored in {text:?}"),
             }
-            let used = 2 + vnet + mac.len();
+            let vlan = values(&text, "--vlan=");
+            match req.vlan {
+                Some(v) => assert_eq!(
+                    vlan.iter().map(|t| Vid::parse(t)).collect::<Vec<_>>(),
+                    [Ok(v)],
+                    "vlan from {text:?}"
+                ),
+                None => assert!(vlan.is_empty(), "vlan ignored in {text:?}"),
+            }
+            let used = 2 + vnet + mac.len() + vlan.len();
             assert_eq!(text.len(), used, "arguments ignored in {text:?}");
         }
         Ok(Command::Claim(req)) => {

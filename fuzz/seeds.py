@@ -41,6 +41,21 @@ ACL = {
         "mac sixteen-bytes-xx 52:*\nmac br/0 52:*\nmac br0 52:54:00:12:34:56:*\nmac br0 \xff\n",
     ),
     "mac-vtab": acl("allow br0\nmanaged br0\nmac br0\x0b52:54:00:*\n"),
+    "vlan-forms": acl(
+        "allow all\nvlan br0 101\nvlan br0 user=alice 101-110\nvlan all group=lab 5,7-9\n"
+        "vlan br1 none\nvlan-default br0 user=#1000 101\nvlan-default all group=#200 4094\n"
+    ),
+    "vlan-defaults": acl(
+        "allow br0\nmanaged br0\nvlan-default br0 1\nvlan-default br0 group=lab 2\n"
+        "vlan-default br0 group=#200 3\nvlan-default all user=alice 4\n"
+    ),
+    "vlan-include": acl("allow all\nvlan br0 none\ninclude /i1\ninclude /denied\n", "vlan-default br0 101\n"),
+    "vlan-bad-forms": acl(
+        "allow all\ninclude /i1\ninclude /i2\ninclude /i3\n",
+        "vlan br0 0\n",
+        "vlan br0 110-101\nvlan br0 101,\nvlan-default br0 1-2\n",
+        "vlan br0 4095\nvlan br0 user= 1\nvlan br0 101 # x\nvlan-default br0 none\n",
+    ),
     "comments": acl("# comment\n   # indented comment\n\t# tabbed\n#allow br1\n\nallow br0\n"),
     "leading-whitespace": acl("   allow br0\n\t\tdeny br1\n \t managed br0\n"),
     "tabs": acl("allow\tbr0\ndeny\t \tbr1\nmanaged\tbr0\t\n"),
@@ -154,6 +169,14 @@ CLI = {
     "br-non-utf8-6": b"--br=\xff\xfe\xfd\xfc\xfb\xfa\0--fd=3",
     "br-control": b"--br=br\x1b[2J\0--fd=3",
     "br-newline": b"--br=br0\n\0--fd=3",
+    "vlan": b"--use-vnet\0--br=br0\0--fd=3\0--mac=52:54:00:12:34:56\0--vlan=101",
+    "vlan-forms": b"--br=br0\0--fd=3\0--vlan=0101",
+    "vlan-zero": b"--br=br0\0--fd=3\0--vlan=0",
+    "vlan-4095": b"--br=br0\0--fd=3\0--vlan=4095",
+    "vlan-range": b"--br=br0\0--fd=3\0--vlan=101-102",
+    "vlan-empty": b"--br=br0\0--fd=3\0--vlan=",
+    "vlan-separate": b"--br=br0\0--fd=3\0--vlan\0101",
+    "dup-vlan": b"--br=br0\0--fd=3\0--vlan=5\0--vlan=5",
     "mac-broadcast": b"--br=br0\0--fd=3\0--mac=ff:ff:ff:ff:ff:ff",
     "mac-empty": b"--br=br0\0--fd=3\0--mac=",
     "mac-zero": b"--br=br0\0--fd=3\0--mac=00:00:00:00:00:00",

@@ -29,8 +29,10 @@ use std::path::{Path, PathBuf};
 
 use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
 mod mac_rule;
+mod vlan_rule;
 
 pub use mac_rule::{Caller, MacRule, Scope};
+pub use vlan_rule::VlanRule;
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
 /// Read by us alone, after [`DEFAULT_PATH`]: where `managed`, `locked` and `mac` lines go.
@@ -75,12 +77,16 @@ pub struct Rule {
 pub struct Acl {
     pub rules: Vec<Rule>,
     pub macs: Vec<MacRule>,
+    pub vlans: Vec<VlanRule>,
 }
 
 impl Acl {
-    /// Whether any `mac` line is scoped to a group, so the caller's groups are needed.
+    /// Whether any `mac` or `vlan` line is scoped to a group, so the caller's groups are needed.
     pub fn names_groups(&self) -> bool {
-        self.macs.iter().any(|r| matches!(r.scope, Scope::Group(_)))
+        let scopes = self.macs.iter().map(|r| &r.scope);
+        scopes
+            .chain(self.vlans.iter().map(|r| &r.scope))
+            .any(|s| matches!(s, Scope::Group(_)))
     }
 
     /// Whether any `verb` line names `bridge` or `all`; order does not matter.
@@ -129,6 +135,8 @@ pub enum LineError {
     BadName(String, IfNameError),
     RelativeInclude(String),
     BadMacRule(String, String),
+    /// The directive (`vlan` or `vlan-default`), the argument, why.
+    BadVlanRule(&'static str, String, String),
     LineTooLong,
     Nul,
     TooDeep,
@@ -161,6 +169,7 @@ impl fmt::Display for LineError {
             }
             Self::RelativeInclude(p) => write!(f, "include path {p:?} is not absolute"),
             Self::BadMacRule(line, why) => write!(f, "mac {line:?}: {why}"),
+            Self::BadVlanRule(directive, line, why) => write!(f, "{directive} {line:?}: {why}"),
             Self::LineTooLong => write!(f, "line longer than {MAX_LINE} bytes"),
             Self::Nul => f.write_str("NUL byte in line"),
             Self::TooDeep => write!(f, "includes nested deeper than {MAX_DEPTH}"),
@@ -284,6 +293,11 @@ impl<'a> Parser<'a> {
             b"locked" => Verb::Locked,
             b"mac" => {
                 self.acl.macs.push(MacRule::parse(arg)?);
+                return Ok(None);
+            }
+            b"vlan" | b"vlan-default" => {
+                let rule = VlanRule::parse(arg, directive == b"vlan-default")?;
+                self.acl.vlans.push(rule);
                 return Ok(None);
             }
             _ if arg.len() >= IFNAMSIZ => return Err(LineError::NameTooLong(arg.len())),

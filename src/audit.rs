@@ -9,6 +9,7 @@ use syslog::{Facility, Formatter3164, LogFormat, Severity};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::text::{clip, escape, shown};
+use crate::vid::Vid;
 
 /// Bounds per field and per line: a refusal can quote 128 KiB of argv.
 const MAX_USER: usize = 64;
@@ -24,6 +25,8 @@ pub(crate) struct Fields {
     pub mac: Option<MacAddr>,
     pub mode: Option<Mode>,
     pub tap: Option<IfName>,
+    /// The granted VLAN; shown only when there is one.
+    pub vlan: Option<Vid>,
 }
 
 /// What was asked of the port, as the log names it.
@@ -86,6 +89,9 @@ pub(crate) fn line(fields: &Fields, refusal: Option<&str>) -> String {
     let _ = write!(out, " tap={}", opt(fields.tap.as_ref().map(ToString::to_string)));
     let _ = write!(out, " mac={}", opt(fields.mac.map(|m| m.to_string())));
     let _ = write!(out, " mode={}", fields.mode.map_or("-", Mode::word));
+    if let Some(vlan) = fields.vlan {
+        let _ = write!(out, " vlan={vlan}");
+    }
     match refusal {
         None => out.push_str(" verdict=granted"),
         Some(reason) => {

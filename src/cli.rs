@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use crate::ifname::{IfName, IfNameError};
 use crate::mac::{MacAddr, MacError};
 use crate::text::clip;
+use crate::vid::{Vid, VidError};
 
 mod claim;
 pub use claim::ClaimRequest;
@@ -16,19 +17,21 @@ pub use claim::ClaimRequest;
 const ECHO: usize = 256;
 
 pub const USAGE: &str = "\
-usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC]
+usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC] [--vlan=VID]
        fdb-bridge-helper --claim=TAP --mac=MAC
        fdb-bridge-helper -h | --help | -V | --version
 
 Creates a tap, adds it to BRIDGE if /etc/qemu/bridge.conf allows it, and sends the
 tap's fd over the unix socket UNIXFD. On a bridge that /etc/qemu/fdb-bridge-helper.conf
 marks `managed` it also turns off learning and unicast flooding on the port and adds a
-static FDB entry for MAC.
+static FDB entry for MAC. With --vlan (if a vlan line grants it) the port is
+untagged in VLAN VID only.
 
   --use-vnet     create the tap with a virtio-net header if the kernel has it
   --br=BRIDGE    the bridge to add the tap to
   --fd=UNIXFD    a connected AF_UNIX stream socket (not 0-2) to send the tap's fd over
   --mac=MAC      the guest's MAC; required on a managed bridge
+  --vlan=VID     the VLAN (1-4094) the guest's port is in, untagged; see vlan lines
   -h, --help     print this help and exit; only alone
   -V, --version  print the version and exit; only alone
 
@@ -54,6 +57,8 @@ pub struct Request {
     pub fd: i32,
     pub use_vnet: bool,
     pub mac: Option<MacAddr>,
+    /// `--vlan=VID`: the VLAN the guest's port is to be in (untagged, its PVID).
+    pub vlan: Option<Vid>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -68,6 +73,7 @@ pub enum ArgError {
     NotWithClaim(String),
     Fd(String),
     Mac(String, MacError),
+    Vlan(String, VidError),
     ProgramName(String, MacError),
 }
 
@@ -91,6 +97,7 @@ impl fmt::Display for ArgError {
                 clip(text, ECHO)
             ),
             Self::Mac(text, why) => write!(f, "invalid --mac {:?}: {why}", clip(text, ECHO)),
+            Self::Vlan(text, why) => write!(f, "invalid --vlan {:?}: {why}", clip(text, ECHO)),
             Self::ProgramName(name, why) => {
                 write!(
                     f,
@@ -120,7 +127,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
     if args.iter().any(|a| a.starts_with("--claim=")) {
         return claim::parse(&args);
     }
-    let (mut bridge, mut fd, mut mac, mut use_vnet) = (None, None, None, None);
+    let (mut bridge, mut fd, mut mac, mut use_vnet, mut vlan) = (None, None, None, None, None);
     for arg in &args {
         if arg == "--use-vnet" {
             set_once(&mut use_vnet, "--use-vnet", true)?;
@@ -132,6 +139,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
         } else if let Some(v) = arg.strip_prefix("--mac=") {
             let addr = MacAddr::parse(v).map_err(|e| ArgError::Mac(v.to_owned(), e))?;
             set_once(&mut mac, "--mac", addr)?;
+        } else if let Some(v) = arg.strip_prefix("--vlan=") {
+            let vid = Vid::parse(v).map_err(|e| ArgError::Vlan(v.to_owned(), e))?;
+            set_once(&mut vlan, "--vlan", vid)?;
         } else if let Some(opt) = ["--help", "-h", "--version", "-V"].iter().find(|o| *o == arg) {
             return Err(ArgError::Alone(opt));
         } else {
@@ -143,6 +153,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
         fd: fd.ok_or(ArgError::Missing("--fd=UNIXFD"))?,
         use_vnet: use_vnet.unwrap_or(false),
         mac,
+        vlan,
     }))
 }
 
@@ -214,6 +225,7 @@ mod tests {
             fd,
             use_vnet,
             mac: mac.map(|m| MacAddr::parse(m).unwrap()),
+            vlan: None,
         })
     }
 
@@ -280,10 +292,46 @@ mod tests {
                 &["--br=br0", "--fd=3", "--mac="],
                 Err(Mac("".into(), MacError::Syntax)),
             ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=0"],
+                Err(Vlan("0".into(), VidError::Range)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=4095"],
+                Err(Vlan("4095".into(), VidError::Range)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan="],
+                Err(Vlan("".into(), VidError::Syntax)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=101-102"],
+                Err(Vlan("101-102".into(), VidError::Syntax)),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan=101", "--vlan=101"],
+                Err(Duplicate("--vlan")),
+            ),
+            (
+                &["--br=br0", "--fd=3", "--vlan", "101"],
+                Err(Unknown("--vlan".into())),
+            ),
         ];
         for (args, want) in cases {
             assert_eq!(run(args), want, "{args:?}");
         }
+    }
+
+    #[test]
+    fn vlan() {
+        let got = run(&["--vlan=101", "--br=br0", "--fd=3", "--mac=52:54:00:12:34:56"]);
+        let Ok(Command::Attach(request)) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(request.vlan, Some(Vid::new(101).unwrap()));
+        assert_eq!(request.mac, Some(MacAddr::parse("52:54:00:12:34:56").unwrap()));
+        let got = run(&["--br=br0", "--fd=3", "--vlan=7"]);
+        assert!(matches!(got, Ok(Command::Attach(Request { vlan: Some(v), .. })) if v.get() == 7));
     }
 
     #[test]

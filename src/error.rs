@@ -15,13 +15,14 @@ use crate::acl;
 use crate::cli::ArgError;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
-use crate::netlink::{ClaimError, LookupError};
-use crate::plan::NotPending;
-use crate::policy::Denial;
+use crate::netlink::{ClaimError, LookupError, VlanError};
+use crate::plan::{NotPending, Port, Unfiltered};
+use crate::policy::{Denial, VlanDenial};
 use crate::sys::privs::PrivsError;
 use crate::sys::seccomp::SeccompError;
 use crate::sys::socket::SocketError;
 use crate::text::Reason;
+use crate::vid::Vid;
 
 #[derive(Debug)]
 pub(crate) enum Error {
@@ -67,6 +68,10 @@ pub(crate) enum Error {
         bridge: IfName,
         denial: Denial,
     },
+    AuthorizeVlan {
+        bridge: IfName,
+        denial: VlanDenial,
+    },
     Seccomp {
         source: SeccompError,
     },
@@ -96,14 +101,28 @@ pub(crate) enum Error {
         bridge: IfName,
         source: io::Error,
     },
+    Unfiltered {
+        bridge: IfName,
+        source: Unfiltered,
+    },
+    JoinVlan {
+        tap: IfName,
+        vid: Vid,
+        source: VlanError,
+    },
+    ReadPortVlan {
+        tap: IfName,
+        source: VlanError,
+    },
     AddFdb {
         mac: MacAddr,
+        vlan: Option<Vid>,
         tap: IfName,
         source: ClaimError,
     },
     SetPort {
         tap: IfName,
-        locked: bool,
+        port: Port,
         source: io::Error,
     },
     /// A pending port's owner (TUNSETOWNER).
@@ -170,6 +189,9 @@ impl fmt::Display for Error {
             Self::CheckSocket { fd, source } => write!(f, "failed to check socket fd {fd}: {source}"),
             Self::Acl { source } => source.fmt(f),
             Self::Authorize { bridge, denial } => write!(f, "failed to authorize bridge {bridge}: {denial}"),
+            Self::AuthorizeVlan { bridge, denial } => {
+                write!(f, "failed to authorize a vlan on bridge {bridge}: {denial}")
+            }
             Self::Seccomp { source } => write!(f, "failed to install seccomp filter: {source}"),
             Self::OpenNetlink { source } => write!(f, "failed to open rtnetlink socket: {}", Reason(source)),
             Self::LookUpBridge { bridge, source } => write!(f, "failed to look up bridge {bridge}: {source}"),
@@ -186,14 +208,37 @@ impl fmt::Display for Error {
             Self::Enslave { tap, bridge, source } => {
                 write!(f, "failed to add {tap} to bridge {bridge}: {}", Reason(source))
             }
-            Self::AddFdb { mac, tap, source } => {
-                write!(f, "failed to add fdb entry {mac} on {tap}: {source}")
-            }
-            Self::SetPort { tap, locked, source } => {
-                let lock = if *locked { ", locked on" } else { "" };
+            Self::Unfiltered { bridge, source } => {
                 write!(
                     f,
-                    "failed to set port flags (learning off, flood off{lock}) on {tap}: {}",
+                    "failed to use vlan {} on bridge {bridge}: {source}",
+                    source.vid
+                )
+            }
+            Self::ReadPortVlan { tap, source } => write!(f, "failed to read the vlans of {tap}: {source}"),
+            Self::JoinVlan { tap, vid, source } => {
+                write!(
+                    f,
+                    "failed to put {tap} in vlan {vid} alone (pvid untagged): {source}"
+                )
+            }
+            Self::AddFdb {
+                mac,
+                vlan,
+                tap,
+                source,
+            } => {
+                let vlan = vlan.map(|v| format!(" vlan {v}")).unwrap_or_default();
+                write!(f, "failed to add fdb entry {mac}{vlan} on {tap}: {source}")
+            }
+            Self::SetPort { tap, port, source } => {
+                let on = |b| if b { "on" } else { "off" };
+                let lock = if port.locked { ", locked on" } else { "" };
+                write!(
+                    f,
+                    "failed to set port flags (learning {}, flood {}{lock}) on {tap}: {}",
+                    on(port.learning),
+                    on(port.unicast_flood),
                     Reason(source)
                 )
             }

@@ -3,9 +3,9 @@
 //! MAC). The crate's only public items are [`main`] and the [`fuzzing`] facade.
 //!
 //! Layers, each importing only from those below it:
-//! 1. leaf types and text: `text`, `ifname`, `mac`;
+//! 1. leaf types and text: `text`, `ifname`, `mac`, `vid`;
 //! 2. pure parsing and policy (`#![forbid(unsafe_code)]`, table-tested beside the code):
-//!    `cli`, `acl` (with its `mac` rules), `policy`, `plan` (the decision as a value),
+//!    `cli`, `acl` (with its `mac` and `vlan` rules), `policy`, `plan` (the decision as a value),
 //!    `audit` (the log line);
 //! 3. the kernel: `sys` (every `unsafe`), `netlink` (pure message builders and one
 //!    send-and-ack socket);
@@ -23,6 +23,7 @@ mod policy;
 mod run;
 mod sys;
 mod text;
+mod vid;
 
 pub use run::main;
 
@@ -31,14 +32,17 @@ pub use run::main;
 pub mod fuzzing {
     pub use crate::ifname::IfName;
     pub use crate::mac::MacAddr;
+    pub use crate::vid::Vid;
 
     pub mod acl {
-        pub use crate::acl::{load_with, Acl, Caller, Error, ReadError, Target, Verb, DEFAULT_PATH};
+        pub use crate::acl::{
+            load_with, Acl, Caller, Error, ReadError, Target, Verb, VlanRule, DEFAULT_PATH,
+        };
     }
     pub mod cli {
         pub use crate::cli::{parse, ArgError, ClaimRequest, Command, Request};
     }
     pub mod policy {
-        pub use crate::policy::{authorize, authorize_pending, Denial, Grant};
+        pub use crate::policy::{authorize, authorize_pending, authorize_vlan, Denial, Grant, VlanDenial};
     }
 }

@@ -7,6 +7,10 @@ use crate::cli::Request;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::policy::Grant;
+use crate::vid::Vid;
+
+mod vlan;
+pub(crate) use vlan::{membership, BridgeVlans, Filtering, Unfiltered};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
@@ -24,6 +28,8 @@ pub(crate) struct Plan {
     pub up: bool,
     /// TUNSETOWNER on a pending port: the caller, who alone may claim it.
     pub owner: Option<u32>,
+    /// The VLAN the port is untagged in, and in alone (see `plan::vlan`).
+    pub vlan: Option<Vid>,
 }
 
 /// The bridge-port settings of the tap (`bridge link set dev TAP …`).
@@ -68,7 +74,7 @@ pub(crate) struct FdbEntry {
 }
 
 impl Plan {
-    pub fn new(request: &Request, grant: Grant) -> Self {
+    pub fn new(request: &Request, grant: Grant, vlan: Option<Vid>) -> Self {
         let (port, fdb, owner) = match grant {
             Grant::Plain => (Port::PLAIN, None, None),
             Grant::Pending { locked, owner } => (Port::managed(locked), None, Some(owner)),
@@ -94,7 +100,15 @@ impl Plan {
             fdb,
             up: owner.is_none(),
             owner,
+            vlan,
         }
+    }
+
+    /// Whether the tap comes up as it joins: only a plain port outside any VLAN. Any other
+    /// comes up last, once it is what the plan says: a tap that is up receives (and queues
+    /// for the guest) what the bridge floods to it, in its default VLAN too.
+    pub fn up_on_join(&self) -> bool {
+        self.port.is_plain() && self.vlan.is_none()
     }
 }
 

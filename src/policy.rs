@@ -1,5 +1,6 @@
 //! The decision. Default deny; access needs a matching `allow` and no matching
 //! `deny` (deny always wins); `managed` changes what is done, never who may do it.
+//! The VLAN, once access is granted, is decided in `policy::vlan`.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -8,6 +9,9 @@ use crate::acl::Caller;
 use crate::acl::{Acl, Verb};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
+
+mod vlan;
+pub use vlan::{authorize_vlan, VlanDenial};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {

@@ -10,13 +10,15 @@ use crate::acl;
 use crate::audit::{self, Fields, Mode};
 use crate::cli::{self, ClaimRequest, Command};
 use crate::error::Error;
+use crate::ifname::IfName;
 use crate::mac::MacAddr;
-use crate::netlink::{self, Rtnl};
-use crate::plan::{ClaimPlan, Plan};
+use crate::netlink::{self, Rtnl, VlanError};
+use crate::plan::{self, ClaimPlan, Plan};
 use crate::policy;
 use crate::sys::syslog::{Syslog, DEV_LOG};
 use crate::sys::{libvirt, privs, random, seccomp, socket::SocketFd, stderr, trusted, tun};
 use crate::text::{clip, Reason};
+use crate::vid::Vid;
 
 /// A refusal is one line; it quotes argv, so it is bounded.
 const MAX_MESSAGE: usize = 2048;
@@ -71,6 +73,7 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     };
     held.audited = true;
     (held.fields.bridge, held.fields.mac) = (Some(request.bridge.clone()), request.mac);
+    held.fields.vlan = request.vlan;
     let socket = SocketFd::adopt(request.fd).map_err(|source| Error::CheckSocket {
         fd: request.fd,
         source,
@@ -99,7 +102,14 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
         bridge: request.bridge.clone(),
         denial,
     })?;
-    let plan = Plan::new(&request, grant);
+    let vlan = policy::authorize_vlan(&acl, &request.bridge, request.vlan, &caller).map_err(|denial| {
+        Error::AuthorizeVlan {
+            bridge: request.bridge.clone(),
+            denial,
+        }
+    })?;
+    let plan = Plan::new(&request, grant, vlan);
+    held.fields.vlan = vlan;
     held.fields.mode = Some(match (plan.port.is_plain(), plan.owner) {
         (true, _) => Mode::Plain,
         (false, None) => Mode::Managed,
@@ -130,6 +140,10 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
         bridge: plan.bridge.clone(),
         source,
     })?;
+    let vlans = plan::membership(plan.vlan, bridge.vlans).map_err(|source| Error::Unfiltered {
+        bridge: plan.bridge.clone(),
+        source,
+    })?;
     let tap = tun::create(tun.map_err(|source| Error::OpenTun { source })?, plan.vnet_hdr)
         .map_err(|source| Error::CreateTap { source })?;
     fields.tap = Some(tap.name.clone());
@@ -145,7 +159,7 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     })?;
 
     // 6. Pin the bridge's address (managed), so that no tap can ever move it; then shape
-    //    and enslave. A plain port comes up at once.
+    //    and enslave. A plain port outside any VLAN comes up at once.
     if plan.pin_bridge_address {
         netlink::pin_address(&mut rtnl, &bridge).map_err(|source| Error::PinAddress {
             bridge: plan.bridge.clone(),
@@ -154,8 +168,8 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
     }
     let mut random = [0; 5];
     random::fill(&mut random).map_err(|source| Error::TapAddress { source })?;
-    let plain = plan.port.is_plain();
-    netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), plain).map_err(|source| {
+    let up = plan.up_on_join();
+    netlink::enslave(&mut rtnl, index, &bridge, MacAddr::for_tap(random), up).map_err(|source| {
         Error::Enslave {
             tap: tap.name.clone(),
             bridge: plan.bridge.clone(),
@@ -163,19 +177,30 @@ fn apply(plan: &Plan, tun: io::Result<OwnedFd>, fields: &mut Fields) -> Result<t
         }
     })?;
 
-    // 7. The MAC reserved for this tap and its static, sticky entry; then the port's
-    //    flags (learning and flooding off, maybe locked), up — or, pending, down.
-    if let Some(entry) = &plan.fdb {
-        netlink::claim(&mut rtnl, bridge.index, index, entry).map_err(|source| Error::AddFdb {
-            mac: entry.mac,
+    // 7. The port in its VLAN alone (an entry needs its VLAN first); the MAC reserved for
+    //    this tap and its static, sticky entry in that VLAN; then the port's flags
+    //    (learning and flooding off, maybe locked), up — or, pending, down.
+    if let Some((vid, leave)) = vlans.join {
+        netlink::join_vlan(&mut rtnl, index, vid, leave).map_err(|source| Error::JoinVlan {
             tap: tap.name.clone(),
+            vid,
             source,
         })?;
     }
-    if !plain {
+    if let Some(entry) = &plan.fdb {
+        netlink::claim(&mut rtnl, bridge.index, index, entry, vlans.entry).map_err(|source| {
+            Error::AddFdb {
+                mac: entry.mac,
+                vlan: vlans.entry,
+                tap: tap.name.clone(),
+                source,
+            }
+        })?;
+    }
+    if !up {
         netlink::set_port(&mut rtnl, index, plan.port, plan.up).map_err(|source| Error::SetPort {
             tap: tap.name.clone(),
-            locked: plan.port.locked,
+            port: plan.port,
             source,
         })?;
     }
@@ -193,8 +218,8 @@ fn claim(request: ClaimRequest, held: &mut Held) -> Result<(), Error> {
     let user = privs::user_name();
     (held.fields.user, held.named) = (user.clone(), true);
     held.syslog = Some(Syslog::connect());
-    let acl = acl::load_with(Path::new(acl::DEFAULT_PATH), &trusted::read)
-        .map_err(|source| Error::Acl { source })?;
+    let (top, ours) = (Path::new(acl::DEFAULT_PATH), Path::new(acl::EXTENSION_PATH));
+    let acl = acl::load_both_with(top, ours, &trusted::read).map_err(|source| Error::Acl { source })?;
     let caller = privs::caller(user, acl.names_groups());
     seccomp::confine().map_err(|source| Error::Seccomp { source })?;
 
@@ -216,21 +241,32 @@ fn claim(request: ClaimRequest, held: &mut Held) -> Result<(), Error> {
     held.fields.bridge = Some(bridge.clone());
     let plan = policy::authorize(&acl, &bridge, Some(request.mac), &caller)
         .and_then(|grant| ClaimPlan::new(state.index, grant))
-        .map_err(|denial| Error::Authorize { bridge, denial })?;
+        .map_err(|denial| Error::Authorize {
+            bridge: bridge.clone(),
+            denial,
+        })?;
 
-    // 7. One MAC per port (the marker, exclusive), then exactly `--mac`'s claim, then up.
+    // 7. One MAC per port (the marker, exclusive), then exactly `--mac`'s claim, in the
+    //    port's VLAN where the bridge filters VLANs, then up.
+    let vlan = claim_vlan(&mut rtnl, &bridge, state.index).map_err(|source| Error::ReadPortVlan {
+        tap: tap.clone(),
+        source,
+    })?;
     netlink::add_altname(&mut rtnl, state.index, &plan.marker).map_err(|source| Error::MarkClaimed {
         tap: tap.clone(),
         source,
     })?;
-    netlink::claim(&mut rtnl, bridge_index, state.index, &plan.fdb).map_err(|source| Error::AddFdb {
-        mac: request.mac,
-        tap: tap.clone(),
-        source,
+    netlink::claim(&mut rtnl, bridge_index, state.index, &plan.fdb, vlan).map_err(|source| {
+        Error::AddFdb {
+            mac: request.mac,
+            vlan,
+            tap: tap.clone(),
+            source,
+        }
     })?;
     netlink::set_port(&mut rtnl, state.index, plan.port, true).map_err(|source| Error::SetPort {
         tap: tap.clone(),
-        locked: plan.port.locked,
+        port: plan.port,
         source,
     })?;
     privs::drop_all().map_err(Error::from)
@@ -271,6 +307,14 @@ fn report(result: Result<(), Error>, mut held: Held) -> i32 {
     }
     drop(held.socket);
     i32::from(refusal.is_some())
+}
+
+/// The VLAN a claimed entry belongs in: the port's PVID on a bridge that filters VLANs.
+fn claim_vlan(rtnl: &mut Rtnl, bridge: &IfName, port: u32) -> Result<Option<Vid>, VlanError> {
+    match netlink::get_bridge(rtnl, bridge) {
+        Ok(b) if b.vlans.filtering == plan::Filtering::On => netlink::pvid_of(rtnl, port),
+        _ => Ok(None),
+    }
 }
 
 fn print(text: &str) -> Result<(), Error> {

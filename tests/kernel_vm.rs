@@ -1,10 +1,13 @@
 //! Tests on Debian 12's stock kernel (6.1) in a VM, for what this host's kernel lacks: bridge
-//! `vlan_filtering`, which decides whether the uplink can leave promiscuous mode. Each test
-//! boots one VM (see tests/common/vm) and runs a script from tests/kernel_vm/ as root inside;
+//! `vlan_filtering`, which decides whether the uplink can leave promiscuous mode and keeps
+//! guests in VLANs. Each script boots one VM (see tests/common/vm; the VLAN tests share
+//! one) and runs from tests/kernel_vm/ as root inside;
 //! the helper runs setuid root as an unprivileged user through a caller that does what QEMU
 //! does. The script reports what it saw with `fact` lines; the checks are here.
 
 mod common;
+#[path = "kernel_vm/vlan.rs"]
+mod vlan;
 
 use common::require_root;
 use common::vm::{Vm, VmRun, VIRTIO};
@@ -20,17 +23,27 @@ const ACL: &str = "allow br0\nallow br1\nmanaged br0\n";
 /// Boots a VM with three virtio-net NICs on one hub, [`ACL`] and `script` (after `vars`), and
 /// reports its times on stderr (shown with --nocapture).
 fn boot(name: &str, vars: &str, script: &str) -> VmRun {
+    boot_with_acl(name, vars, script, ACL)
+}
+
+fn boot_with_acl(name: &str, vars: &str, script: &str, acl: &str) -> VmRun {
+    let run = start(name, vars, script, acl);
+    run.expect_success();
+    run
+}
+
+/// As [`boot_with_acl`], leaving the script's status to the caller.
+fn start(name: &str, vars: &str, script: &str, acl: &str) -> VmRun {
     require_root();
     let run = Vm::new(&format!("{vars}\n{script}"))
         .nics(&[VIRTIO, VIRTIO, VIRTIO])
-        .file("/etc/qemu/bridge.conf", 0o644, ACL)
+        .file("/etc/qemu/bridge.conf", 0o644, acl)
         .boot();
     eprintln!(
         "{name}: boot to script {:.2} s, whole run {:.2} s",
         run.boot.as_secs_f64(),
         run.total.as_secs_f64()
     );
-    run.expect_success();
     run
 }
 
@@ -97,6 +110,23 @@ fn uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_managed() {
         run.facts("call-time")
     );
     expect(&run, "uplink-alone", "0 0 0 0");
+    // No VLAN asked on a filtering bridge: one entry, in the VLAN the port is in (the
+    // bridge's default), not a VLAN-0 one beside it.
+    let fdb = run.fact("m1.fdb");
+    let entries: Vec<&str> = fdb.split(';').filter(|e| !e.is_empty()).collect();
+    assert!(
+        matches!(entries[..], [one] if one.starts_with(GUEST_MACS[0]) && one.contains(" vlan 1 ")),
+        "{entries:?}"
+    );
+    expect(&run, "m1.altnames", "fbh-525400b00001-1;");
+    // The outside host's address, learned in VLAN 1 on the uplink: refused, as in VLAN 0
+    // on a bridge without vlan_filtering.
+    expect(&run, "r-learned.code", "1");
+    let err = run.fact("r-learned.err");
+    assert!(
+        err.contains("vlan 1 on tap") && err.contains("the bridge learned the address on eth0"),
+        "{err}"
+    );
     for i in 1..=3 {
         expect(&run, &format!("m{i}.port"), "0 0");
         expect(&run, &format!("c{i}.port"), "1 1");

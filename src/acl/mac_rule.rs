@@ -85,19 +85,26 @@ impl MacRule {
     }
 
     pub fn grants(&self, caller: &Caller, mac: MacAddr) -> bool {
-        let for_caller = match &self.scope {
-            Scope::Anyone => true,
-            Scope::User(name) => caller.user.as_ref() == Some(name),
-            Scope::Uid(uid) => caller.uid == *uid,
-            Scope::Group(name) => caller.groups.contains(name),
-            Scope::Gid(gid) => caller.gids.contains(gid),
-        };
         let Spec(prefix) = &self.spec;
-        for_caller && prefix.as_ref().is_some_and(|p| mac.octets().starts_with(p))
+        self.scope.includes(caller) && prefix.as_ref().is_some_and(|p| mac.octets().starts_with(p))
     }
 }
 
-fn parse_scope(word: &str) -> Option<Scope> {
+impl Scope {
+    /// Whether a line with this scope is for `caller`.
+    pub fn includes(&self, caller: &Caller) -> bool {
+        match self {
+            Self::Anyone => true,
+            Self::User(name) => caller.user.as_ref() == Some(name),
+            Self::Uid(uid) => caller.uid == *uid,
+            Self::Group(name) => caller.groups.contains(name),
+            Self::Gid(gid) => caller.gids.contains(gid),
+        }
+    }
+}
+
+/// `user=NAME|#UID` or `group=NAME|#GID`, shared with `vlan` lines.
+pub(super) fn parse_scope(word: &str) -> Option<Scope> {
     if let Some(value) = word.strip_prefix("user=") {
         return match value.strip_prefix('#') {
             Some(id) => parse_id(id).map(Scope::Uid),

@@ -9,6 +9,12 @@ fn table() {
         mac: Some(MacAddr::parse("52:54:00:12:34:56").unwrap()),
         mode: Some(Mode::Managed),
         tap: Some(IfName::new("tap3").unwrap()),
+        vlan: None,
+    };
+    let in_vlan = Fields {
+        vlan: Some(crate::vid::Vid::new(101).unwrap()),
+        mode: Some(Mode::Plain),
+        ..Fields::default()
     };
     let early = Fields {
         uid: 1001,
@@ -45,6 +51,11 @@ fn table() {
             Some("failed to authorize bridge br0: access denied by acl file"),
             "uid=1000 user=alice bridge=br0 tap=tap3 mac=52:54:00:12:34:56 mode=managed verdict=refused \
              reason=\"failed to authorize bridge br0: access denied by acl file\"",
+        ),
+        (
+            &in_vlan,
+            None,
+            "uid=0 user=? bridge=- tap=- mac=- mode=plain vlan=101 verdict=granted",
         ),
         (
             &early,

@@ -5,13 +5,15 @@
 
 use netlink_packet_core::DefaultNla;
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, Prop,
+    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort, InfoPortData, InfoPortKind,
+    LinkAttribute, LinkFlags, LinkInfo, LinkMessage, Prop,
 };
 use netlink_packet_route::neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
 use netlink_packet_route::AddressFamily;
 
 use crate::mac::MacAddr;
 use crate::plan::Port;
+use crate::vid::Vid;
 
 /// IFLA_ALT_IFNAME, <linux/if_link.h>: netlink-packet-route has it only inside a
 /// property list, but a lookup by alternative name takes it at the top level.
@@ -96,10 +98,12 @@ pub(crate) fn bridge_link_set(tap: u32, port: Port, up: bool) -> LinkMessage {
     message
 }
 
-/// `bridge fdb add MAC dev TAP master static sticky`. NUD_NOARP is `static`: it never ages
-/// and forwards to the port; NUD_PERMANENT would be a `local` entry, delivering the
-/// guest's frames to the host. Sticky: see `fdb::claim`.
-pub(crate) fn bridge_fdb_add(tap: u32, mac: MacAddr) -> NeighbourMessage {
+/// `bridge fdb add MAC dev TAP [vlan VID] master static sticky`. NUD_NOARP is `static`: it
+/// never ages and forwards to the port; NUD_PERMANENT would be a `local` entry, delivering
+/// the guest's frames to the host. Sticky: see `fdb::claim`. With a VID the entry is in that
+/// VLAN alone; without one the kernel adds it for VLAN 0 and copies it into every VLAN the
+/// port has at that moment.
+pub(crate) fn bridge_fdb_add(tap: u32, mac: MacAddr, vlan: Option<Vid>) -> NeighbourMessage {
     let mut message = NeighbourMessage::default();
     message.header.family = AddressFamily::Bridge;
     message.header.ifindex = tap;
@@ -107,10 +111,13 @@ pub(crate) fn bridge_fdb_add(tap: u32, mac: MacAddr) -> NeighbourMessage {
     message.header.flags = NeighbourFlags::Controller | NeighbourFlags::Sticky;
     message.attributes = vec![NeighbourAttribute::LinkLayerAddress(mac.octets().to_vec())];
     message
+        .attributes
+        .extend(vlan.map(|v| NeighbourAttribute::Vlan(v.get())));
+    message
 }
 
-/// `bridge fdb get MAC br BRIDGE`: one entry (Linux 5.0), never a dump.
-pub(crate) fn bridge_fdb_get(bridge: u32, mac: MacAddr) -> NeighbourMessage {
+/// `bridge fdb get MAC br BRIDGE [vlan VID]`: one entry (Linux 5.0), never a dump.
+pub(crate) fn bridge_fdb_get(bridge: u32, mac: MacAddr, vlan: Option<Vid>) -> NeighbourMessage {
     let mut message = NeighbourMessage::default();
     message.header.family = AddressFamily::Bridge;
     message.attributes = vec![
@@ -118,6 +125,51 @@ pub(crate) fn bridge_fdb_get(bridge: u32, mac: MacAddr) -> NeighbourMessage {
         NeighbourAttribute::Controller(bridge),
     ];
     message
+        .attributes
+        .extend(vlan.map(|v| NeighbourAttribute::Vlan(v.get())));
+    message
+}
+
+/// `bridge vlan add dev TAP vid VID pvid untagged`, sent as RTM_SETLINK: family AF_BRIDGE
+/// reaches the bridge through the port (as netavark does it with this crate).
+pub(crate) fn bridge_vlan_add(tap: u32, vid: Vid) -> LinkMessage {
+    vlan_message(
+        tap,
+        BridgeVlanInfoFlags::Pvid | BridgeVlanInfoFlags::Untagged,
+        vid,
+    )
+}
+
+/// `bridge vlan del dev TAP vid VID`, sent as RTM_DELLINK.
+pub(crate) fn bridge_vlan_del(tap: u32, vid: Vid) -> LinkMessage {
+    vlan_message(tap, BridgeVlanInfoFlags::empty(), vid)
+}
+
+fn vlan_message(tap: u32, flags: BridgeVlanInfoFlags, vid: Vid) -> LinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.interface_family = AddressFamily::Bridge;
+    message.header.index = tap;
+    let info = BridgeVlanInfo {
+        flags,
+        vid: vid.get(),
+    };
+    message.attributes = vec![LinkAttribute::AfSpecBridge(vec![AfSpecBridge::VlanInfo(info)])];
+    message
+}
+
+/// RTM_GETVLAN and its answer, <linux/rtnetlink.h> (Linux 5.8); netlink-packet-route has no
+/// type for them, so `bridge_vlan_show` gives the request's body and `vlan::parse` reads
+/// the answers.
+pub(crate) const RTM_NEWVLAN: u16 = 112;
+pub(crate) const RTM_GETVLAN: u16 = 114;
+
+/// `bridge vlan show dev TAP`, as RTM_GETVLAN's body: a dump of this one port's VLANs (the
+/// kernel walks no other link), struct br_vlan_msg { family, 3 reserved bytes, ifindex }.
+pub(crate) fn bridge_vlan_show(tap: u32) -> [u8; 8] {
+    let mut body = [0; 8];
+    body[0] = u8::from(AddressFamily::Bridge);
+    body[4..].copy_from_slice(&tap.to_ne_bytes());
+    body
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use super::{build, link, unexpected, Rtnl};
 use crate::mac::MacAddr;
 use crate::plan::FdbEntry;
+use crate::vid::Vid;
 
 #[derive(Debug)]
 pub(crate) enum ClaimError {
@@ -74,8 +75,19 @@ impl fmt::Display for ClaimError {
 /// port a frame with that source arrives on, so one spoofed frame from the LAN would take
 /// the guest's traffic. Every kernel with alternative names (5.5) has sticky, so the flag
 /// is never silently ignored here.
-pub(crate) fn claim(rtnl: &mut Rtnl, bridge: u32, tap: u32, entry: &FdbEntry) -> Result<(), ClaimError> {
-    let (mac, name) = (entry.mac, entry.reservation.as_str());
+///
+/// `vlan`: the VLAN forwarding looks the guest up in (`plan::Membership::entry`). The
+/// entry, the reservation and the look-up of who holds the address are all in it, so an
+/// address is claimed once per VLAN.
+pub(crate) fn claim(
+    rtnl: &mut Rtnl,
+    bridge: u32,
+    tap: u32,
+    entry: &FdbEntry,
+    vlan: Option<Vid>,
+) -> Result<(), ClaimError> {
+    let reservation = entry.reservation_in(vlan);
+    let (mac, name) = (entry.mac, reservation.as_str());
     match link::add_altname(rtnl, tap, name) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
             let holder = link::holder_of(rtnl, name).unwrap_or_else(|_| "another tap".into());
@@ -84,11 +96,11 @@ pub(crate) fn claim(rtnl: &mut Rtnl, bridge: u32, tap: u32, entry: &FdbEntry) ->
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return Err(ClaimError::NoAltNames),
         done => done.map_err(ClaimError::Io)?,
     }
-    match add(rtnl, tap, mac, NLM_F_CREATE | NLM_F_EXCL) {
+    match add(rtnl, tap, mac, vlan, NLM_F_CREATE | NLM_F_EXCL) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
         done => return done.map_err(ClaimError::Io),
     }
-    let existing = get(rtnl, bridge, mac).map_err(ClaimError::Io)?;
+    let existing = get(rtnl, bridge, mac, vlan).map_err(ClaimError::Io)?;
     if let Some(existing) = existing.filter(|e| e.port != tap) {
         let port =
             link::name_of(rtnl, existing.port).unwrap_or_else(|_| format!("ifindex {}", existing.port));
@@ -101,12 +113,12 @@ pub(crate) fn claim(rtnl: &mut Rtnl, bridge: u32, tap: u32, entry: &FdbEntry) ->
             Holder::Static | Holder::Local => return Err(ClaimError::Taken { port }),
         }
     }
-    add(rtnl, tap, mac, NLM_F_CREATE | NLM_F_REPLACE).map_err(ClaimError::Io)
+    add(rtnl, tap, mac, vlan, NLM_F_CREATE | NLM_F_REPLACE).map_err(ClaimError::Io)
 }
 
 /// Adds the entry; NLM_F_EXCL first, NLM_F_REPLACE to take over a learned one.
-fn add(rtnl: &mut Rtnl, tap: u32, mac: MacAddr, flags: u16) -> io::Result<()> {
-    let message = build::bridge_fdb_add(tap, mac);
+fn add(rtnl: &mut Rtnl, tap: u32, mac: MacAddr, vlan: Option<Vid>, flags: u16) -> io::Result<()> {
+    let message = build::bridge_fdb_add(tap, mac, vlan);
     rtnl.request(RouteNetlinkMessage::NewNeighbour(message), NLM_F_ACK | flags)
         .map(drop)
 }
@@ -147,8 +159,8 @@ impl Holder {
 
 /// The bridge's entry for `mac`, if any: one entry, never a dump, so the cost does not
 /// grow with the bridge.
-fn get(rtnl: &mut Rtnl, bridge: u32, mac: MacAddr) -> io::Result<Option<Entry>> {
-    let message = build::bridge_fdb_get(bridge, mac);
+fn get(rtnl: &mut Rtnl, bridge: u32, mac: MacAddr, vlan: Option<Vid>) -> io::Result<Option<Entry>> {
+    let message = build::bridge_fdb_get(bridge, mac, vlan);
     let reply = match rtnl.request(RouteNetlinkMessage::GetNeighbour(message), 0) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
         reply => reply?,

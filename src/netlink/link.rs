@@ -5,7 +5,7 @@ use std::io;
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoKind, InfoPortData, LinkAttribute, LinkInfo, LinkMessage,
+    InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoPortData, LinkAttribute, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -13,13 +13,15 @@ use super::build::{self, Link};
 use super::{unexpected, Rtnl};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
-use crate::plan::Port;
+use crate::plan::{BridgeVlans, Filtering, Port};
+use crate::vid::Vid;
 
 pub struct Bridge {
     pub index: u32,
     pub mtu: u32,
     /// The bridge's current address, pinned on managed bridges (`pin_address`).
     pub address: Vec<u8>,
+    pub vlans: BridgeVlans,
 }
 
 #[derive(Debug)]
@@ -50,12 +52,14 @@ impl fmt::Display for LookupError {
 pub(crate) fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, LookupError> {
     let link = get_link(rtnl, Link::Name(name.as_str())).map_err(LookupError::Io)?;
     let (mut is_bridge, mut mtu, mut address, mut real) = (false, None, None, None);
+    let mut vlans = bridge_vlans(&[]);
     for attribute in link.attributes {
         match attribute {
             LinkAttribute::LinkInfo(infos) => {
                 is_bridge |= infos
                     .iter()
                     .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge)));
+                vlans = bridge_vlans(&infos);
             }
             LinkAttribute::Mtu(m) => mtu = Some(m),
             LinkAttribute::Address(a) => address = Some(a),
@@ -73,9 +77,36 @@ pub(crate) fn get_bridge(rtnl: &mut Rtnl, name: &IfName) -> Result<Bridge, Looku
             index: link.header.index,
             mtu,
             address,
+            vlans,
         }),
         (true, _, _) => Err(LookupError::Io(unexpected("RTM_GETLINK (no MTU or address)"))),
         (false, _, _) => Err(LookupError::NotABridge),
+    }
+}
+
+/// `vlan_filtering` and `vlan_default_pvid` (`ip -d link show` says both). A kernel built
+/// without bridge VLAN filtering reports `vlan_filtering 0` and no default PVID at all.
+fn bridge_vlans(infos: &[LinkInfo]) -> BridgeVlans {
+    let data = infos.iter().find_map(|i| match i {
+        LinkInfo::Data(InfoData::Bridge(data)) => Some(data),
+        _ => None,
+    });
+    let (mut on, mut pvid) = (false, None);
+    for info in data.into_iter().flatten() {
+        match info {
+            InfoBridge::VlanFiltering(value) => on = *value,
+            InfoBridge::VlanDefaultPvid(value) => pvid = Some(*value),
+            _ => {}
+        }
+    }
+    let filtering = match (pvid, on) {
+        (None, _) => Filtering::Unsupported,
+        (Some(_), true) => Filtering::On,
+        (Some(_), false) => Filtering::Off,
+    };
+    BridgeVlans {
+        filtering,
+        default_pvid: pvid.and_then(|p| Vid::new(p).ok()),
     }
 }
 
@@ -240,5 +271,39 @@ mod tests {
             "pre-5.18 kernel"
         );
         assert!(!port_locked(&LinkMessage::default()));
+    }
+
+    #[test]
+    fn bridge_vlans_as_reported() {
+        use InfoBridge::{HelloTime, VlanDefaultPvid as Pvid, VlanFiltering};
+        let data = |attrs| {
+            vec![
+                LinkInfo::Kind(InfoKind::Bridge),
+                LinkInfo::Data(InfoData::Bridge(attrs)),
+            ]
+        };
+        let vid = |v| Vid::new(v).ok();
+        let cases = [
+            (data(vec![VlanFiltering(true), Pvid(1)]), Filtering::On, vid(1)),
+            (data(vec![Pvid(7), VlanFiltering(true)]), Filtering::On, vid(7)),
+            (data(vec![VlanFiltering(false), Pvid(1)]), Filtering::Off, vid(1)),
+            // An admin's `vlan_default_pvid 0`: new ports get no VLAN.
+            (data(vec![VlanFiltering(true), Pvid(0)]), Filtering::On, None),
+            // Built without bridge VLAN filtering (this is what 6.18 here reports).
+            (data(vec![VlanFiltering(false)]), Filtering::Unsupported, None),
+            (data(vec![HelloTime(200)]), Filtering::Unsupported, None),
+            (
+                vec![LinkInfo::Kind(InfoKind::Bridge)],
+                Filtering::Unsupported,
+                None,
+            ),
+        ];
+        for (infos, filtering, default_pvid) in cases {
+            let want = BridgeVlans {
+                filtering,
+                default_pvid,
+            };
+            assert_eq!(bridge_vlans(&infos), want, "{infos:?}");
+        }
     }
 }

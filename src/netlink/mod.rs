@@ -5,10 +5,14 @@ mod build;
 mod fdb;
 mod link;
 mod tap;
+mod vlan;
 
 use std::io;
 
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP,
+    NLM_F_REQUEST,
+};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
@@ -17,6 +21,7 @@ pub(crate) use link::{
     add_altname, bridge_name, enslave, get_bridge, index_of, pin_address, set_port, LookupError,
 };
 pub(crate) use tap::inspect_tap;
+pub(crate) use vlan::{join as join_vlan, pvid_of, VlanError};
 
 /// Large enough for any single link or neighbour message.
 const RECV_BUF: usize = 32 * 1024;
@@ -72,6 +77,52 @@ impl Rtnl {
                     NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
                     NetlinkPayload::Error(_) => return Ok(None),
                     NetlinkPayload::InnerMessage(reply) => return Ok(Some(reply)),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Sends a dump request of a type netlink-packet-route does not know (`kind`, with
+    /// `body` after the netlink header) and returns the bodies of the answers of type
+    /// `answer`, until NLMSG_DONE. Callers ask only for dumps the kernel bounds (one port's).
+    fn dump_raw(&mut self, kind: u16, body: &[u8], answer: u16) -> io::Result<Vec<Vec<u8>>> {
+        self.seq += 1;
+        let mut bytes = vec![0; 16 + body.len()];
+        let mut packet = NetlinkBuffer::new(&mut bytes);
+        packet.set_length(16 + body.len() as u32);
+        packet.set_message_type(kind);
+        packet.set_flags(NLM_F_REQUEST | NLM_F_DUMP);
+        packet.set_sequence_number(self.seq);
+        packet.payload_mut().copy_from_slice(body);
+        self.socket.send(&bytes, 0)?;
+        let mut answers = Vec::new();
+        loop {
+            self.buf.clear();
+            self.socket.recv(&mut self.buf, 0)?;
+            let mut rest = &self.buf[..];
+            while !rest.is_empty() {
+                let message = NetlinkBuffer::new_checked(rest).map_err(invalid)?;
+                let size = (message.length() as usize + 3) & !3;
+                let (kind, seq, payload) = (
+                    message.message_type(),
+                    message.sequence_number(),
+                    message.payload(),
+                );
+                rest = rest.get(size.max(16)..).unwrap_or_default();
+                if seq != self.seq {
+                    continue;
+                }
+                // NLMSG_ERROR and NLMSG_DONE carry an int, the negative errno or 0.
+                let code = payload
+                    .get(..4)
+                    .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
+                match (kind, code) {
+                    (NLMSG_ERROR | NLMSG_DONE, Some(c)) if c < 0 => {
+                        return Err(io::Error::from_raw_os_error(-c))
+                    }
+                    (NLMSG_ERROR | NLMSG_DONE, _) => return Ok(answers),
+                    _ if kind == answer => answers.push(payload.to_vec()),
                     _ => {}
                 }
             }

@@ -6,6 +6,7 @@ fn request(vnet: bool, mac: Option<&str>) -> Request {
         fd: 3,
         use_vnet: vnet,
         mac: mac.map(|m| MacAddr::parse(m).unwrap()),
+        vlan: None,
     }
 }
 
@@ -37,7 +38,7 @@ fn table() {
         (request(false, Some("52:54:00:12:34:56")), Grant::Managed { mac, locked: false, take_learned: true }, true, managed(false), entry(true)),
     ];
     for (request, grant, pin, port, fdb) in cases {
-        let plan = Plan::new(&request, grant);
+        let plan = Plan::new(&request, grant, None);
         let pending = matches!(grant, Grant::Pending { .. });
         let want = Plan {
             bridge: IfName::new("br0").unwrap(),
@@ -47,8 +48,37 @@ fn table() {
             fdb,
             up: !pending,
             owner: pending.then_some(1000),
+            vlan: None,
         };
         assert_eq!(plan, want, "{grant:?}");
+    }
+}
+
+/// The granted VLAN goes into the plan as it is, managed or plain; only a plain port
+/// outside any VLAN comes up as it joins.
+#[test]
+fn vlans() {
+    let mac = MacAddr::parse("52:54:00:12:34:56").unwrap();
+    let managed = Grant::Managed {
+        mac,
+        locked: false,
+        take_learned: false,
+    };
+    let vid = Some(Vid::new(101).unwrap());
+    let request = request(true, Some("52:54:00:12:34:56"));
+    #[rustfmt::skip]
+    let cases = [
+        (Grant::Plain, None, true),
+        (Grant::Plain, vid, false),
+        (managed, None, false),
+        (managed, vid, false),
+    ];
+    for (grant, vlan, up) in cases {
+        let plan = Plan::new(&request, grant, vlan);
+        assert_eq!(plan.vlan, vlan);
+        assert_eq!(plan.up_on_join(), up, "{grant:?} {vlan:?}");
+        assert_eq!(plan.pin_bridge_address, grant != Grant::Plain);
+        assert_eq!(plan.fdb.is_some(), grant != Grant::Plain);
     }
 }
 

@@ -27,6 +27,8 @@ for mac in $MACS; do
         fact "$g.port" "$(cat "/sys/class/net/$tap/brport/learning") $(cat "/sys/class/net/$tap/brport/unicast_flood")"
     done
     fact "guests-$i" "$(promisc eth0) $(promisc eth1)"
+    fact "m$i.fdb" "$(bridge fdb show dev "${TAP[m$i]}" | awk '!/permanent/ {printf "%s;", $0}')"
+    fact "m$i.altnames" "$(ip -d link show "${TAP[m$i]}" | awk '/altname/ {printf "%s;", $2}')"
     fact call-time "$(helper_time "m$i") $(helper_time "c$i")"
 done
 bridge fdb show dev eth0
@@ -47,6 +49,13 @@ fact uplink-rx "$(($(rx) - before))"
 for text in unknown-1 unknown-2 unknown-3 for-m1; do
     got u "$text" && fact "uplink.got.$text" yes || fact "uplink.got.$text" no
 done
+
+# The outside host's address, which br0 learned on eth0 (in VLAN 1) from for-m1: a guest
+# may not claim it.
+code=0
+guest_try r-learned 1000 --use-vnet --br=br0 --mac="$X" || code=$?
+fact r-learned.code "$code"
+fact r-learned.err "$(tr '\n' ' ' </run/vm/r-learned.err)"
 
 # One plain port on br0 (the ACL no longer says managed): the uplink must go promiscuous.
 printf 'allow br0\nallow br1\n' >/etc/qemu/bridge.conf

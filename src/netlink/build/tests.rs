@@ -103,7 +103,7 @@ fn bridge_ports() {
 
 #[test]
 fn fdb() {
-    let add = bridge_fdb_add(9, mac());
+    let add = bridge_fdb_add(9, mac(), None);
     assert_eq!(add.header.family, AddressFamily::Bridge);
     assert_eq!(add.header.ifindex, 9);
     assert_eq!(add.header.state, NeighbourState::Noarp, "static, not local");
@@ -116,7 +116,7 @@ fn fdb() {
         vec![NeighbourAttribute::LinkLayerAddress(MAC.to_vec())]
     );
 
-    let get = bridge_fdb_get(4, mac());
+    let get = bridge_fdb_get(4, mac(), None);
     assert_eq!(
         (get.header.family, get.header.ifindex),
         (AddressFamily::Bridge, 0)
@@ -128,4 +128,67 @@ fn fdb() {
             NeighbourAttribute::Controller(4),
         ]
     );
+}
+
+#[test]
+fn fdb_in_a_vlan() {
+    let vid = Vid::new(101).unwrap();
+    let add = bridge_fdb_add(9, mac(), Some(vid));
+    assert_eq!(
+        add.header.flags,
+        NeighbourFlags::Controller | NeighbourFlags::Sticky
+    );
+    assert_eq!(
+        add.attributes,
+        vec![
+            NeighbourAttribute::LinkLayerAddress(MAC.to_vec()),
+            NeighbourAttribute::Vlan(101),
+        ]
+    );
+    let get = bridge_fdb_get(4, mac(), Some(vid));
+    assert_eq!(
+        get.attributes,
+        vec![
+            NeighbourAttribute::LinkLayerAddress(MAC.to_vec()),
+            NeighbourAttribute::Controller(4),
+            NeighbourAttribute::Vlan(101),
+        ]
+    );
+    // NDA_VLAN (5) is a u16 in host order.
+    let mut bytes = vec![0; add.buffer_len()];
+    add.emit(&mut bytes);
+    assert!(bytes.windows(6).any(|w| w == [6, 0, 5, 0, 101, 0]), "{bytes:?}");
+}
+
+#[test]
+fn vlans() {
+    use netlink_packet_route::link::{AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags as F};
+    let vid = Vid::new(101).unwrap();
+    let cases = [
+        (bridge_vlan_add(9, vid), F::Pvid | F::Untagged, 6u8),
+        (bridge_vlan_del(9, vid), F::empty(), 0),
+    ];
+    for (message, flags, byte) in cases {
+        assert_eq!(message.header.interface_family, AddressFamily::Bridge);
+        assert_eq!(message.header.index, 9);
+        assert_eq!(message.header.change_mask, LinkFlags::empty());
+        assert_eq!(
+            message.attributes,
+            vec![LinkAttribute::AfSpecBridge(vec![AfSpecBridge::VlanInfo(
+                BridgeVlanInfo { flags, vid: 101 }
+            )])]
+        );
+        // The bytes the kernel gets: ifinfomsg with family AF_BRIDGE (7), then IFLA_AF_SPEC
+        // (26) holding IFLA_BRIDGE_VLAN_INFO (2): struct bridge_vlan_info { flags, vid }.
+        let mut bytes = vec![0; message.buffer_len()];
+        message.emit(&mut bytes);
+        assert_eq!((bytes[0], &bytes[4..8]), (7, &9u32.to_ne_bytes()[..]));
+        assert_eq!(&bytes[16..20], &[12, 0, 26, 0]);
+        assert_eq!(&bytes[20..28], &[8, 0, 2, 0, byte, 0, 101, 0]);
+        assert_eq!(bytes.len(), 28);
+    }
+    let show = bridge_vlan_show(0x0102_0304);
+    assert_eq!(show[0], 7, "AF_BRIDGE");
+    assert_eq!(&show[1..4], &[0, 0, 0]);
+    assert_eq!(&show[4..], &0x0102_0304u32.to_ne_bytes());
 }
