@@ -32,6 +32,24 @@ mod mac_rule;
 mod vlan_rule;
 
 pub use mac_rule::{Caller, MacRule, Scope};
+
+/// Callers for the line tables of `mac` and `vlan` rules: alice in group lab, bob alone.
+#[cfg(test)]
+pub(crate) fn test_callers() -> (Caller, Caller) {
+    let alice = Caller {
+        uid: 1000,
+        user: Some("alice".into()),
+        gids: vec![1000, 200],
+        groups: vec!["alice".into(), "lab".into()],
+    };
+    let bob = Caller {
+        uid: 1001,
+        user: Some("bob".into()),
+        gids: vec![1001],
+        groups: vec!["bob".into()],
+    };
+    (alice, bob)
+}
 pub use vlan_rule::VlanRule;
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";

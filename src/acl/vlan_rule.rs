@@ -89,18 +89,7 @@ mod tests {
 
     #[test]
     fn table() {
-        let alice = Caller {
-            uid: 1000,
-            user: Some("alice".into()),
-            gids: vec![1000, 200],
-            groups: vec!["alice".into(), "lab".into()],
-        };
-        let bob = Caller {
-            uid: 1001,
-            user: Some("bob".into()),
-            gids: vec![1001],
-            groups: vec!["bob".into()],
-        };
+        let (alice, bob) = super::super::test_callers();
         // (default?, line, caller, VID asked for, granted; None: the line is refused)
         #[rustfmt::skip]
         let cases: &[(bool, &str, &Caller, u16, Option<bool>)] = &[

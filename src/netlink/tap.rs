@@ -122,16 +122,7 @@ mod tests {
             infos.extend(more);
             LinkAttribute::LinkInfo(infos)
         };
-        let pending = TapState {
-            index: 7,
-            name: "tap0".into(),
-            is_tap: true,
-            owner: Some(1000),
-            master: Some(3),
-            learning: Some(false),
-            unicast_flood: Some(false),
-            altnames: vec![],
-        };
+        let pending = TapState::pending_example();
         #[rustfmt::skip]
         let cases: Vec<(&str, Vec<LinkAttribute>, TapState)> = vec![
             ("a pending port", vec![

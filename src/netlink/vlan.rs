@@ -88,17 +88,7 @@ pub(crate) fn join(rtnl: &mut Rtnl, tap: u32, vid: Vid, leave: Option<Vid>) -> R
         rtnl.request(del, NLM_F_ACK)
             .map_err(|e| VlanError::LeaveDefault(default, e))?;
     }
-    let answers = rtnl
-        .dump_raw(
-            build::RTM_GETVLAN,
-            &build::bridge_vlan_show(tap),
-            build::RTM_NEWVLAN,
-        )
-        .map_err(VlanError::Read)?;
-    let mut vlans = Vec::new();
-    for answer in &answers {
-        vlans.extend(parse(answer, tap).map_err(VlanError::Read)?);
-    }
+    let vlans = port_vlans(rtnl, tap).map_err(VlanError::Read)?;
     let alone = PortVlan {
         first: vid.get(),
         last: vid.get(),
@@ -114,19 +104,22 @@ pub(crate) fn join(rtnl: &mut Rtnl, tap: u32, vid: Vid, leave: Option<Vid>) -> R
 /// The port's PVID, as the kernel reports it: the VLAN an entry for its guest belongs in
 /// (for `--claim` on a pending port, which step one put in its VLAN).
 pub(crate) fn pvid_of(rtnl: &mut Rtnl, tap: u32) -> Result<Option<Vid>, VlanError> {
-    let answers = rtnl
-        .dump_raw(
-            build::RTM_GETVLAN,
-            &build::bridge_vlan_show(tap),
-            build::RTM_NEWVLAN,
-        )
-        .map_err(VlanError::Read)?;
-    let mut pvid = None;
+    let vlans = port_vlans(rtnl, tap).map_err(VlanError::Read)?;
+    Ok(vlans.iter().find(|v| v.pvid).and_then(|v| Vid::new(v.first).ok()))
+}
+
+/// `bridge vlan show dev TAP`: the port's VLANs as the kernel reports them.
+fn port_vlans(rtnl: &mut Rtnl, tap: u32) -> io::Result<Vec<PortVlan>> {
+    let answers = rtnl.dump_raw(
+        build::RTM_GETVLAN,
+        &build::bridge_vlan_show(tap),
+        build::RTM_NEWVLAN,
+    )?;
+    let mut vlans = Vec::new();
     for answer in &answers {
-        let vlans = parse(answer, tap).map_err(VlanError::Read)?;
-        pvid = pvid.or(vlans.iter().find(|v| v.pvid).and_then(|v| Vid::new(v.first).ok()));
+        vlans.extend(parse(answer, tap)?);
     }
-    Ok(pvid)
+    Ok(vlans)
 }
 
 /// The VLANs in one RTM_NEWVLAN answer's body if it is about `port` (a dump may hold

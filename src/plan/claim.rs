@@ -115,13 +115,12 @@ pub(crate) fn marker(index: u32) -> String {
     format!("{ALTNAME_PREFIX}port-{index}")
 }
 
+/// A pending port as step one leaves it (tap0, index 7, owner 1000, on bridge 3), for the
+/// tables here and in `netlink::tap`.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mac::MacAddr;
-
-    fn pending() -> TapState {
-        TapState {
+impl TapState {
+    pub(crate) fn pending_example() -> Self {
+        Self {
             index: 7,
             name: "tap0".into(),
             is_tap: true,
@@ -131,6 +130,16 @@ mod tests {
             unicast_flood: Some(false),
             altnames: vec![],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mac::MacAddr;
+
+    fn pending() -> TapState {
+        TapState::pending_example()
     }
 
     #[test]
