@@ -52,17 +52,14 @@ done
 # FRR as user frr (the test adds it and the groups FRR was built with); state in /run/frr/HOST.
 mkdir -p /var/tmp/frr /var/run/frr
 chown frr:frr /var/tmp/frr /var/run/frr
-start_frr() {
-    local h=$1 d=/run/frr/$1 daemon
+# run_frr HOST DAEMON
+run_frr() {
+    local d=/run/frr/$1
     mkdir -p "$d"
     chown frr:frr "$d"
-    for daemon in zebra bgpd; do
-        cp "$FRR/$h.$daemon.conf" "$d/$daemon.conf"
-        at $h "/usr/lib/frr/$daemon" -F traditional -P 0 -u frr -g frr -z "$d/zserv.api" \
-            --vty_socket "$d" -i "$d/$daemon.pid" -f "$d/$daemon.conf" >"$d/$daemon.log" 2>&1 &
-        # bgpd only once zebra listens: a bgpd that finds no zebra retries 10 s later.
-        if [[ $daemon == zebra ]]; then wait_sock "$d/zserv.api"; fi
-    done
+    cp "$FRR/$1.$2.conf" "$d/$2.conf"
+    at "$1" "/usr/lib/frr/$2" -F traditional -P 0 -u frr -g frr -z "$d/zserv.api" \
+        --vty_socket "$d" -i "$d/$2.pid" -f "$d/$2.conf" >"$d/$2.log" 2>&1 &
 }
 wait_sock() {
     local i
@@ -82,12 +79,13 @@ frr_logs() {
         at $h bridge fdb show br br0 >&2 || true
     done
 }
-# until CONDITION... holds (a command), polled every 20 ms for up to 15 s; the logs if never.
+# until CONDITION... holds (a command), polled every $POLL s (20 ms) for up to 15 s; the logs if
+# never.
 until_true() {
-    local i
-    for ((i = 0; i < 750; i++)); do
+    local end=$(($(now) + 15000000))
+    while (($(now) < end)); do
         "$@" && return 0
-        nap 0.02
+        nap "${POLL:-0.02}"
     done
     echo "fbh-vm: never: $*" >&2
     frr_logs
@@ -102,11 +100,19 @@ evpn_up() {
         done
     done
 }
+# Both zebras, then both bgpds once zebra listens (a bgpd that finds no zebra retries 10 s
+# later).
 t0=$(now)
-start_frr A
-start_frr B
-until_true evpn_up
-fact frr-up-ms $((($(now) - t0) / 1000))
+run_frr A zebra
+run_frr B zebra
+wait_sock /run/frr/A/zserv.api
+wait_sock /run/frr/B/zserv.api
+t1=$(now)
+run_frr A bgpd
+run_frr B bgpd
+# Polled less often: each look is a few processes, and the daemons need the one CPU.
+POLL=0.2 until_true evpn_up
+fact frr-up-ms "$((($(now) - t0) / 1000)) zebra $(((t1 - t0) / 1000))"
 
 # The bridge's entries for MAC on host H, one per line joined by ';' (master and self).
 entries() { at "$1" bridge fdb show br br0 | awk -v m="$2" '$1 == m {$1 = $1; printf "%s;", $0}'; }
