@@ -10,16 +10,19 @@ declare -A PEER=([A]=B [B]=A)
 NS=
 # The helper and the guests run in host $NS: lib.sh's `start` runs fbh-guest by this name.
 fbh-guest() { exec ip netns exec "$NS" /usr/bin/fbh-guest "$@"; }
+# on HOST CMD…: CMD (guest, guest_try) with the helper in HOST.
 on() {
     NS=$1
     shift
     "$@"
 }
+# at HOST CMD…: CMD in HOST's network namespace.
 at() {
     local ns=$1
     shift
     ip netns exec "$ns" "$@"
 }
+# Microseconds since the epoch, without a process.
 now() { echo "${EPOCHREALTIME/./}"; }
 
 ip netns add A
