@@ -4,7 +4,7 @@
 //! claims, that it never holds libvirt up, and that the helper's line is what libvirt
 //! shows. The real helper behind the hook is tested in tests/libvirt.rs.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;
