@@ -2,7 +2,7 @@
 //! them (see tests/common/frr.rs), guests made by the setuid helper as QEMU calls it.
 //! zebra reads the guest's static sticky entry from the bridge and advertises it; the
 //! other host's zebra installs it on its VXLAN port. Negative frame checks are ordered
-//! as in frames.rs: the unwanted frame first, a wanted broadcast after it as the barrier.
+//! as in tests/frames/frames.rs: the unwanted frame first, a wanted broadcast after it as the barrier.
 
 mod common;
 

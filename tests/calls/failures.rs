@@ -282,7 +282,7 @@ fn a_holder_name_with_control_characters_is_escaped() {
 }
 
 /// A learned entry is another host's address: a guest takes it over only when an exact
-/// `mac` line assigns it (the prefix case is in tests/security_fdb.rs).
+/// `mac` line assigns it (the prefix case is in tests/frames/security_fdb.rs).
 #[test]
 fn a_learned_entry_is_replaced_only_for_an_exact_mac_line() {
     let ns = setup();

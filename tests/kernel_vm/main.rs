@@ -1,7 +1,7 @@
 //! Tests on Debian 12's stock kernel (6.1) in a VM, for what this host's kernel lacks: bridge
 //! `vlan_filtering`, which decides whether the uplink can leave promiscuous mode and keeps
 //! guests in VLANs. Each script boots one VM (see tests/common/vm; the VLAN tests share
-//! one) and runs from tests/kernel_vm/ as root inside;
+//! one) and runs from this directory as root inside;
 //! the helper runs setuid root as an unprivileged user through a caller that does what QEMU
 //! does. The script reports what it saw with `fact` lines; the checks are here.
 
