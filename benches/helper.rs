@@ -18,6 +18,9 @@
 //! target/bench-report.json). `--quick` runs every phase with few iterations (CI runs it so
 //! that the suite keeps working). Figures 1-2 run at SCHED_FIFO unless `--no-fifo`.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 #[path = "suite/bins.rs"]
 mod bins;
 #[path = "suite/calls.rs"]
@@ -36,8 +39,6 @@ mod report;
 mod scale;
 #[path = "suite/setup.rs"]
 mod setup;
-#[path = "suite/spawn.rs"]
-mod spawn;
 #[path = "suite/stats.rs"]
 mod stats;
 #[path = "suite/variants.rs"]
@@ -201,7 +202,7 @@ fn inner(opts: &Options, dir: &std::path::Path) -> Result<(), String> {
     if cfg.quick {
         println!("quick mode: figures are not meaningful");
     }
-    ns::prepare()?;
+    ns::prepare();
     ns::raise_nofile(8192)?;
     let views = ns::Views::new(&dir.join("qbh"))?;
     check_views(&views)?;

@@ -11,7 +11,7 @@
 set -eu
 pkgs="qemu-system-x86 qemu-system-common iproute2 strace libcap2-bin util-linux passwd libnss-extrausers"
 pkgs="$pkgs busybox-static gcc libc6-dev xz-utils binutils frr"
-# libvirt's session daemon and virsh, for the libvirt test tier (tests/libvirt.rs).
+# libvirt's session daemon and virsh, for the libvirt test tier (tests/libvirt/, `cargo test --test libvirt`).
 pkgs="$pkgs libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 missing=""
 for pkg in $pkgs; do

@@ -2,7 +2,7 @@
 //! them (see tests/common/frr.rs), guests made by the setuid helper as QEMU calls it.
 //! zebra reads the guest's static sticky entry from the bridge and advertises it; the
 //! other host's zebra installs it on its VXLAN port. Negative frame checks are ordered
-//! as in frames.rs: the unwanted frame first, a wanted broadcast after it as the barrier.
+//! as in tests/frames/frames.rs: the unwanted frame first, a wanted broadcast after it as the barrier.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use common::fdb_watch::{FdbEvent, FdbWatch};
 use common::frr::{ifindex, ms, Host, Pair, VXLAN};
-use common::{env, parse_mac, random_mac, Frame, PacketSock, TapFd};
+use common::{env, Frame, Mac, PacketSock, TapFd};
 
 const UNKNOWN: [u8; 6] = [0x02, 0xfb, 0x00, 0x00, 0x00, 0x02];
 const BROADCAST: [u8; 6] = [0xff; 6];
@@ -42,7 +42,7 @@ fn a_guest_is_known_on_the_other_host_as_sticky_until_its_fd_closes() {
     let pair = Pair::new(true);
     let up = start.elapsed();
     let (a, b) = (&pair.a, &pair.b);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let vxlan_b = ifindex(&b.ns, VXLAN);
     let mut watch = FdbWatch::open(&b.ns);
     let on_b = |e: &FdbEvent, added: bool| e.mac == mac && e.added == added && e.master && e.port == vxlan_b;
@@ -89,9 +89,9 @@ struct Four {
 fn four() -> Four {
     let pair = Pair::new(true);
     let guest = |host: &Host, alice: bool| {
-        let mac = random_mac();
+        let mac = Mac::random().to_string();
         let user = if alice { &env().alice } else { &env().bob };
-        (host.guest(user, &mac), parse_mac(&mac))
+        (host.guest(user, &mac), Mac::parse(&mac).0)
     };
     let guests = [
         guest(&pair.a, true),
@@ -105,7 +105,7 @@ fn four() -> Four {
         } else {
             (&pair.a, &pair.b)
         };
-        wait_remote(here, there, &common::format_mac(mac));
+        wait_remote(here, there, &Mac(*mac).to_string());
     }
     Four { pair, guests }
 }
@@ -175,7 +175,7 @@ fn unknown_unicast_reaches_no_managed_guest_on_either_host() {
     assert_eq!(wire_a.read_tags(&nonce, 2), vec![1, 2], "host A's plain port");
     assert_eq!(wire_b.read_tags(&nonce, 2), vec![1, 2], "host B's plain port");
     assert_eq!(f.reads(&nonce, 2, 0), [vec![], vec![2], vec![2], vec![2]]);
-    let src = parse_mac(&b.ns.mac_of("vp0"));
+    let src = Mac::parse(&b.ns.mac_of("vp0")).0;
     for (tag, dst) in [(3, UNKNOWN), (4, BROADCAST)] {
         wire_b.send(&Frame { dst, src, nonce, tag }.bytes());
     }
@@ -194,15 +194,15 @@ fn unknown_unicast_reaches_no_managed_guest_on_either_host() {
 fn a_claim_of_a_remote_hosts_address_is_refused_as_remote() {
     let pair = Pair::new(true);
     let (a, b) = (&pair.a, &pair.b);
-    let guest_mac = random_mac();
+    let guest_mac = Mac::random().to_string();
     let guest = a.guest(&env().alice, &guest_mac);
     let sticky = wait_remote(b, a, &guest_mac);
     assert!(sticky.ends_with(" sticky master br0 static"), "{sticky}");
-    let plain_mac = random_mac();
+    let plain_mac = Mac::random().to_string();
     a.ns.bridge(&format!("fdb add {plain_mac} dev vb0 master static"));
     let learned = wait_remote(b, a, &plain_mac);
     assert!(learned.contains(" extern_learn "), "{learned}");
-    let local_mac = random_mac();
+    let local_mac = Mac::random().to_string();
     b.ns.bridge(&format!("fdb add {local_mac} dev vb0 master static"));
     for (mac, remote) in [(&guest_mac, true), (&plain_mac, true), (&local_mac, false)] {
         let outcome = b.try_guest(&env().bob, mac);
@@ -237,7 +237,7 @@ fn a_claim_of_a_remote_hosts_address_is_refused_as_remote() {
 fn frr_started_after_the_guest_advertises_it_and_sticky_wins() {
     let pair = Pair::new(false);
     let (a, b) = (&pair.a, &pair.b);
-    let (guest_mac, control_mac) = (random_mac(), random_mac());
+    let (guest_mac, control_mac) = (Mac::random().to_string(), Mac::random().to_string());
     let guest = b.guest(&env().alice, &guest_mac);
     for (host, mac) in [(a, &guest_mac), (a, &control_mac), (b, &control_mac)] {
         host.ns.bridge(&format!("fdb add {mac} dev vb0 master static"));
@@ -265,7 +265,7 @@ fn frr_started_after_the_guest_advertises_it_and_sticky_wins() {
 fn frr_restarted_while_a_guest_runs_readvertises_it() {
     let pair = Pair::new(true);
     let (a, b) = (&pair.a, &pair.b);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let _guest = a.guest(&env().alice, &mac);
     let line = wait_remote(b, a, &mac);
     let vxlan_b = ifindex(&b.ns, VXLAN);

@@ -6,7 +6,7 @@ mod common;
 use std::fs::File;
 use std::process::Stdio;
 
-use common::{env, random_mac, wait_for, Install, Netns, Run};
+use common::{env, wait_for, Install, Mac, Netns, Run};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -14,9 +14,7 @@ const MTU: &str = "1400";
 
 /// br0 with mtu 1400 (its veth port too, so the bridge keeps it), managed or not.
 fn setup(managed: bool) -> Netns {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
-    ns.add_veth("br0", "vb0", "vp0");
+    let ns = Netns::with_uplink();
     ns.sh(&format!("ip link set vb0 mtu {MTU} && ip link set br0 mtu {MTU}"));
     assert!(ns.ip("link show br0").contains(&format!("mtu {MTU} ")));
     ns.write_acl(
@@ -86,7 +84,7 @@ fn fdb_mentions(ns: &Netns, mac: &str) -> bool {
 /// Starts QEMU, checks the tap and the port, kills QEMU, checks that nothing is left.
 fn check(install: Install, managed: bool, netdev_kind: &str) {
     let ns = setup(managed);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     check_with(
         &ns,
         install,
@@ -174,7 +172,7 @@ fn netdev_tap_with_helper() {
 #[test]
 fn a_symlink_named_after_the_mac_passes_it_without_a_shell() {
     let ns = setup(true);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let link = ns.run.join(format!("vm1@{mac}"));
     std::os::unix::fs::symlink(env().helper(Install::Setuid), &link).unwrap();
     let helper = link.display().to_string();

@@ -6,11 +6,13 @@ use std::os::fd::OwnedFd;
 use serde_json::{json, Value};
 
 use crate::bins::Bins;
+use crate::common::fork::{self, Done, Program};
+use crate::common::Here;
 use crate::ns::{self, View, Views};
-use crate::spawn::{self, Call, Program};
 use crate::stats::{median, Summary};
 use crate::Config;
 
+use crate::common::Mac;
 pub use crate::variants::{next_mac, Variant};
 
 /// The programs, the two ACL views and the sizes of this run.
@@ -30,20 +32,20 @@ impl Bench<'_> {
     }
 
     /// One call; `mac` for a managed variant (a fresh one if `None`).
-    pub fn call_as(&self, variant: Variant, bridge: &str, mac: Option<[u8; 6]>) -> Result<Call, String> {
+    pub fn call_as(&self, variant: Variant, bridge: &str, mac: Option<Mac>) -> Result<Done, String> {
         let program = self.bins.program(variant, bridge, mac)?;
         let view = Self::view(variant);
         if view != View::Ours {
             self.views.enter(view)?;
         }
-        let result = spawn::call(&program, variant.sends_fd());
+        let result = fork::call(&program, variant.sends_fd());
         if view != View::Ours {
             self.views.enter(View::Ours)?;
         }
         result
     }
 
-    pub fn call(&self, variant: Variant, bridge: &str) -> Result<Call, String> {
+    pub fn call(&self, variant: Variant, bridge: &str) -> Result<Done, String> {
         self.call_as(variant, bridge, None)
     }
 }
@@ -59,7 +61,7 @@ pub struct Samples {
 }
 
 impl Samples {
-    fn push(&mut self, call: &Call) {
+    fn push(&mut self, call: &Done) {
         self.latency_us.push(call.elapsed.as_secs_f64() * 1e6);
         self.maxrss_kib.push(call.usage.maxrss_kib as f64);
         self.cpu_us.push(call.usage.cpu_us as f64);
@@ -106,7 +108,7 @@ pub struct Row {
 pub struct Latency {
     pub calls: usize,
     pub round: usize,
-    /// Whether the phase ran at SCHED_FIFO (see [`crate::spawn::set_fifo`]).
+    /// Whether the phase ran at SCHED_FIFO (see [`set_fifo`]).
     pub fifo: bool,
     pub rows: Vec<Row>,
 }
@@ -147,10 +149,10 @@ pub fn latency(b: &Bench) -> Result<Latency, String> {
     let n = variants.len();
     for v in &variants {
         if !std::path::Path::new("/sys/class/net").join(v.bridge()).exists() {
-            ns::add_bridge(&v.bridge())?;
+            Here::add_bridge(&v.bridge());
         }
     }
-    let fifo = b.cfg.fifo && spawn::set_fifo(true)?;
+    let fifo = b.cfg.fifo && set_fifo(true)?;
     let mut samples: Vec<Samples> = (0..n).map(|_| Samples::default()).collect();
     let warmup = b.cfg.warmup;
     let (total, round) = (b.cfg.latency_calls + warmup, b.cfg.round);
@@ -173,7 +175,7 @@ pub fn latency(b: &Bench) -> Result<Latency, String> {
         ns::settle()?;
     }
     if fifo {
-        spawn::set_fifo(false)?;
+        set_fifo(false)?;
     }
     let _ = std::fs::remove_dir_all(&b.bins.links).and_then(|()| std::fs::create_dir(&b.bins.links));
     let rows = (variants.into_iter().zip(samples))
@@ -229,8 +231,8 @@ impl Burst {
 /// Alternates bursts of ours (managed, distinct MACs) and qemu-bridge-helper's (plain).
 pub fn concurrency(b: &Bench) -> Result<(Burst, Burst), String> {
     let n = b.cfg.concurrent;
-    ns::add_bridge("brc")?;
-    ns::add_bridge("brcq")?;
+    Here::add_bridge("brc");
+    Here::add_bridge("brcq");
     let mut ours = Burst {
         n,
         wall_ms: vec![],
@@ -255,7 +257,7 @@ fn burst(b: &Bench, variant: Variant, bridge: &str, into: &mut Burst) -> Result<
         .map(|_| b.bins.program(variant, bridge, None))
         .collect::<Result<_, _>>()?;
     b.views.enter(Bench::view(variant))?;
-    let result = spawn::call_all(&programs);
+    let result = fork::call_all(&programs);
     b.views.enter(View::Ours)?;
     let (wall, outcomes) = result?;
     into.wall_ms.push(wall.as_secs_f64() * 1e3);
@@ -269,4 +271,28 @@ fn burst(b: &Bench, variant: Variant, bridge: &str, into: &mut Burst) -> Result<
     into.ok.push(held.len());
     drop(held);
     ns::settle()
+}
+
+/// `on`: SCHED_FIFO priority 1 for this process, and so for every child it spawns, so that
+/// other work on a shared machine cannot preempt a call mid-way; returns false (and says
+/// so) where the policy is refused. Off: back to SCHED_OTHER.
+pub fn set_fifo(on: bool) -> Result<bool, String> {
+    let (policy, priority) = if on {
+        (libc::SCHED_FIFO, 1)
+    } else {
+        (libc::SCHED_OTHER, 0)
+    };
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param for the duration of the call.
+    if unsafe { libc::sched_setscheduler(0, policy, &param) } == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if on {
+        println!("      (SCHED_FIFO refused: {err}; measuring at the normal policy)");
+        return Ok(false);
+    }
+    Err(format!("sched_setscheduler SCHED_OTHER: {err}"))
 }

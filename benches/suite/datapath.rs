@@ -7,17 +7,14 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 use serde_json::{json, Value};
 
 use crate::calls::{next_mac, Bench, Variant};
+use crate::common::net::{packet_socket, VNET_HDR_LEN};
+use crate::common::{random_bytes, random_vec, Frame, Here, Mac};
 use crate::stats::median;
 use crate::{load, ns};
 
-/// IEEE 802 "local experimental" EtherType; with a per-run nonce nothing else matches.
-const ETHERTYPE: u16 = 0x88b5;
-/// `struct virtio_net_hdr` on every frame read from a tap opened with `--use-vnet`.
-const VNET_HDR_LEN: usize = 10;
 /// Frames sent between two drains: well below a tap's queue (500), so nothing is dropped.
 const BATCH: usize = 128;
 const TAG_UNKNOWN: u8 = 0;
@@ -93,14 +90,14 @@ impl Mode {
 /// The guests of one bridge and the far end of its uplink.
 struct Rig {
     taps: Vec<OwnedFd>,
-    known: [u8; 6],
-    far_mac: [u8; 6],
+    known: Mac,
+    far_mac: Mac,
     sock: OwnedFd,
 }
 
 /// Builds both bridges, then alternates bursts (unmanaged first) `cfg.burst_reps` times.
 pub fn run(b: &Bench) -> Result<(Mode, Mode), String> {
-    let nonce: [u8; 8] = random_bytes()?;
+    let nonce: [u8; 8] = random_bytes();
     let plain = rig(b, "dpu")?;
     let managed = rig(b, "dpm")?;
     let mut modes = (
@@ -124,8 +121,8 @@ pub fn run(b: &Bench) -> Result<(Mode, Mode), String> {
 
 fn rig(b: &Bench, bridge: &str) -> Result<Rig, String> {
     let (port, far) = (format!("{bridge}-up"), format!("{bridge}-far"));
-    ns::add_bridge(bridge)?;
-    ns::add_uplink(bridge, &port, &far)?;
+    Here::add_bridge(bridge);
+    Here::add_veth(bridge, &port, &far);
     let known = next_mac();
     let mut taps = Vec::with_capacity(b.cfg.guests);
     for i in 0..b.cfg.guests {
@@ -138,11 +135,13 @@ fn rig(b: &Bench, bridge: &str) -> Result<Rig, String> {
     }
     let ports = std::fs::read_dir(format!("/sys/class/net/{bridge}/brif")).map_err(|e| e.to_string())?;
     for entry in ports.flatten() {
-        ns::wait_ready(&entry.file_name().to_string_lossy())?;
+        Here::wait_ready(&entry.file_name().to_string_lossy());
     }
     let rig = Rig {
-        far_mac: ns::mac_of(&far)?,
-        sock: packet_socket(&far)?,
+        far_mac: Mac::parse(&Here::mac_of(&far)),
+        // Protocol 0: it only sends (one bound to our EtherType would also queue a copy
+        // of every frame it sends).
+        sock: packet_socket(&far, 0),
         taps,
         known,
     };
@@ -156,41 +155,15 @@ fn rig(b: &Bench, bridge: &str) -> Result<Rig, String> {
     Ok(rig)
 }
 
-/// A send-only AF_PACKET socket on `link` (protocol 0: it receives nothing).
-fn packet_socket(link: &str) -> Result<OwnedFd, String> {
-    let fd = socket(AddressFamily::Packet, SockType::Raw, SockFlag::SOCK_CLOEXEC, None)
-        .map_err(|e| format!("AF_PACKET socket: {e}"))?;
-    let index = nix::net::if_::if_nametoindex(link).map_err(|e| format!("ifindex of {link}: {e}"))?;
-    // SAFETY: sockaddr_ll is plain old data; all-zero is valid before it is filled in.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_ifindex = index as i32;
-    let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-    // SAFETY: `addr` is a valid sockaddr_ll of `len` bytes for the duration of the call.
-    let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) };
-    if rc != 0 {
-        return Err(format!(
-            "bind AF_PACKET to {link}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(fd)
-}
-
-fn frame(dst: [u8; 6], src: [u8; 6], nonce: &[u8; 8], tag: u8) -> [u8; 60] {
-    let mut f = [0u8; 60];
-    f[..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&ETHERTYPE.to_be_bytes());
-    f[14..22].copy_from_slice(nonce);
-    f[22] = tag;
-    f
+fn frame(dst: Mac, src: Mac, nonce: &[u8; 8], tag: u8) -> Vec<u8> {
+    let (dst, src, nonce) = (dst.0, src.0, *nonce);
+    Frame { dst, src, nonce, tag }.bytes()
 }
 
 /// The burst: every tenth frame to the known guest, the rest to fresh random unicast MACs
 /// (locally administered, so never a real device's).
-fn frames(rig: &Rig, count: usize, nonce: &[u8; 8]) -> Result<Vec<[u8; 60]>, String> {
-    let random: Vec<u8> = random_vec(count * 6)?;
+fn frames(rig: &Rig, count: usize, nonce: &[u8; 8]) -> Vec<Vec<u8>> {
+    let random: Vec<u8> = random_vec(count * 6);
     let frames = (0..count).map(|i| {
         if i % 10 == 9 {
             return frame(rig.known, rig.far_mac, nonce, TAG_KNOWN);
@@ -198,13 +171,13 @@ fn frames(rig: &Rig, count: usize, nonce: &[u8; 8]) -> Result<Vec<[u8; 60]>, Str
         let mut dst = [0u8; 6];
         dst.copy_from_slice(&random[i * 6..i * 6 + 6]);
         dst[0] = (dst[0] & 0xfc) | 0x02;
-        frame(dst, rig.far_mac, nonce, TAG_UNKNOWN)
+        frame(Mac(dst), rig.far_mac, nonce, TAG_UNKNOWN)
     });
-    Ok(frames.collect())
+    frames.collect()
 }
 
 fn burst(rig: &Rig, count: usize, nonce: &[u8; 8]) -> Result<Burst, String> {
-    let frames = frames(rig, count, nonce)?;
+    let frames = frames(rig, count, nonce);
     let mut out = Burst::default();
     let (cpu0, irq0) = (load::self_cpu_ms()?, load::softirq_ms()?);
     let start = Instant::now();
@@ -256,13 +229,10 @@ fn drain(rig: &Rig, nonce: &[u8; 8], out: &mut Burst) -> Result<(), String> {
 
 /// Counts `f` (read from guest `tap`) if it is one of ours.
 fn count(f: &[u8], tap: usize, nonce: &[u8; 8], out: &mut Burst) {
-    if f.len() < 23 || f[12..14] != ETHERTYPE.to_be_bytes() || f[14..22] != nonce[..] {
-        return;
-    }
-    match (f[22], tap) {
-        (TAG_UNKNOWN, _) => out.unknown_copies += 1,
-        (TAG_KNOWN, 0) => out.known_right += 1,
-        (TAG_KNOWN, _) => out.known_wrong += 1,
+    match (Frame::tag_of(f, nonce), tap) {
+        (Some(TAG_UNKNOWN), _) => out.unknown_copies += 1,
+        (Some(TAG_KNOWN), 0) => out.known_right += 1,
+        (Some(TAG_KNOWN), _) => out.known_wrong += 1,
         _ => {}
     }
 }
@@ -285,25 +255,4 @@ fn readable(rig: &Rig, ms: i32) -> Result<Vec<usize>, String> {
         .filter(|(_, p)| p.revents != 0)
         .map(|(i, _)| i)
         .collect())
-}
-
-fn random_vec(len: usize) -> Result<Vec<u8>, String> {
-    let mut buf = vec![0u8; len];
-    let mut done = 0;
-    while done < len {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), len - done, 0) };
-        if n <= 0 {
-            return Err(format!("getrandom: {}", std::io::Error::last_os_error()));
-        }
-        done += n as usize;
-    }
-    Ok(buf)
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
-    let v = random_vec(N)?;
-    let mut out = [0u8; N];
-    out.copy_from_slice(&v);
-    Ok(out)
 }

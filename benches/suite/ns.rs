@@ -1,14 +1,17 @@
 //! Inside the bench's network namespace: the two views of /etc/qemu (ours and
-//! qemu-bridge-helper's), links, and readiness checks. The inner process runs under
-//! `ip netns exec`, so every command and every child is already in the namespace.
+//! qemu-bridge-helper's), and waiting for closed taps to go. The inner process runs under
+//! `ip netns exec`, so every command and every child is already in the namespace; links
+//! are made and checked with the harness's rules ([`crate::common::Here`]).
 
 use std::fs::{self, File};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sched::{setns, unshare, CloneFlags};
+
+use crate::common::direct::mount;
+use crate::common::{wait_for, Here};
 
 /// Which /etc/qemu a child sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +34,9 @@ impl Views {
     pub fn new(qbh_etc: &Path) -> Result<Self, String> {
         let ours = open_mntns()?;
         unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare mount namespace: {e}"))?;
-        mount(None, "/", libc::MS_REC | libc::MS_PRIVATE)?;
-        mount(Some(qbh_etc), "/etc/qemu", libc::MS_BIND)?;
+        mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE);
+        let qbh_etc = qbh_etc.to_str().ok_or("ACL directory: not UTF-8")?;
+        mount(Some(qbh_etc), "/etc/qemu", None, libc::MS_BIND);
         let qbh = open_mntns()?;
         let views = Self { ours, qbh };
         views.enter(View::Ours)?;
@@ -62,125 +66,22 @@ fn open_mntns() -> Result<OwnedFd, String> {
         .map_err(|e| format!("open /proc/self/ns/mnt: {e}"))
 }
 
-fn mount(source: Option<&Path>, target: &str, flags: libc::c_ulong) -> Result<(), String> {
-    let c = |s: &str| std::ffi::CString::new(s).map_err(|_| format!("NUL in {s:?}"));
-    let src = source.map(|p| c(&p.to_string_lossy())).transpose()?;
-    let dst = c(target)?;
-    let src_ptr = src.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
-    // SAFETY: every pointer is NULL or a NUL-terminated string that outlives the call.
-    let rc = unsafe { libc::mount(src_ptr, dst.as_ptr(), std::ptr::null(), flags, std::ptr::null()) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        return Err(format!("mount {source:?} on {target}: {err}"));
-    }
-    Ok(())
-}
-
-/// Runs a shell script (in the namespace) and returns its stdout; fails with its stderr.
-pub fn sh(script: &str) -> Result<String, String> {
-    let out = Command::new("sh")
-        .args(["-c", script])
-        .output()
-        .map_err(|e| format!("sh: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("`{script}` failed ({}): {}", out.status, err.trim()));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// lo up, IPv6 off (no router solicitations or MLD reports among the counted frames).
-pub fn prepare() -> Result<(), String> {
-    sh(
+pub fn prepare() {
+    Here::sh(
         "ip link set lo up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
         net.ipv6.conf.default.disable_ipv6=1",
-    )
-    .map(drop)
-}
-
-/// `ip link add NAME type bridge`, up.
-pub fn add_bridge(name: &str) -> Result<(), String> {
-    sh(&format!(
-        "ip link add {name} type bridge && ip link set {name} up"
-    ))
-    .map(drop)
-}
-
-/// A veth pair: `port` in `bridge`, `far` outside it, both up and ready.
-pub fn add_uplink(bridge: &str, port: &str, far: &str) -> Result<(), String> {
-    sh(&format!(
-        "ip link add {port} type veth peer name {far} && ip link set {port} master {bridge} && \
-         ip link set {port} up && ip link set {far} up"
-    ))?;
-    wait_ready(port)?;
-    wait_ready(far)
-}
-
-pub fn del_link(name: &str) -> Result<(), String> {
-    sh(&format!("ip link del {name}")).map(drop)
-}
-
-/// Waits until `link` carries frames: operstate up (a veth: set by linkwatch together with
-/// the real qdisc) or unknown with carrier (a tap: it has no operstate of its own), and for
-/// a bridge port, state forwarding.
-pub fn wait_ready(link: &str) -> Result<(), String> {
-    let dir = Path::new("/sys/class/net").join(link);
-    let read = |f: &str| fs::read_to_string(dir.join(f)).unwrap_or_default();
-    let ready = || {
-        let oper = read("operstate");
-        (oper.trim() == "up" || (oper.trim() == "unknown" && read("carrier").trim() == "1"))
-            && (!dir.join("brport").exists() || read("brport/state").trim() == "3")
-    };
-    wait_for(Duration::from_secs(5), ready)
-        .then_some(())
-        .ok_or_else(|| {
-            let (oper, state) = (read("operstate"), read("brport/state"));
-            format!("{link} not ready after 5 s: operstate {oper:?}, bridge port state {state:?}")
-        })
-}
-
-/// Names of the tap devices in the namespace.
-pub fn taps() -> Vec<String> {
-    let entries = fs::read_dir("/sys/class/net").into_iter().flatten().flatten();
-    entries
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("tap"))
-        .collect()
+    );
 }
 
 /// Waits until every tap is gone (their fds were closed), so that tap deletion never
 /// overlaps the next timed call.
 pub fn settle() -> Result<(), String> {
-    if !wait_for(Duration::from_secs(30), || taps().is_empty()) {
-        return Err(format!("taps still present after closing: {:?}", taps()));
+    if !wait_for(30.0, || Here::taps().is_empty()) {
+        return Err(format!("taps still present after closing: {:?}", Here::taps()));
     }
     std::thread::sleep(Duration::from_millis(20));
     Ok(())
-}
-
-pub fn mac_of(link: &str) -> Result<[u8; 6], String> {
-    let text = fs::read_to_string(format!("/sys/class/net/{link}/address"))
-        .map_err(|e| format!("address of {link}: {e}"))?;
-    let mut mac = [0u8; 6];
-    let parts: Vec<&str> = text.trim().split(':').collect();
-    if parts.len() != 6 {
-        return Err(format!("address of {link}: {text:?}"));
-    }
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16).map_err(|e| format!("address of {link}: {e}"))?;
-    }
-    Ok(mac)
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
 }
 
 /// Raises the fd limit to at least `want` (the scale phase holds 1000 taps).

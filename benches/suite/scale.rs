@@ -9,12 +9,14 @@
 //! the same number of links, so it isolates what grows with the bridge's ports (the
 //! kernel's "tap%d" naming, for one, grows with the namespace's links).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::calls::{Bench, Variant};
+use crate::common::net::tap_name;
+use crate::common::Here;
 use crate::ns;
 use crate::stats::{median, ratio, Summary};
 
@@ -104,8 +106,8 @@ pub fn run(b: &Bench) -> Result<Scale, String> {
 /// time in seconds.
 fn one_side(b: &Bench, variant: Variant, full: &str, empty: &str, side: &mut Side) -> Result<f64, String> {
     let (ports, window) = (b.cfg.scale_ports, b.cfg.scale_window);
-    ns::add_bridge(full)?;
-    ns::add_bridge(empty)?;
+    Here::add_bridge(full);
+    Here::add_bridge(empty);
     let mut held: Vec<OwnedFd> = Vec::with_capacity(ports);
     for _ in 1..ports {
         let call = b.call(variant, full)?;
@@ -129,8 +131,8 @@ fn one_side(b: &Bench, variant: Variant, full: &str, empty: &str, side: &mut Sid
     let start = Instant::now();
     drop(held);
     ns::settle()?;
-    ns::del_link(full)?;
-    ns::del_link(empty)?;
+    Here::del_link(full);
+    Here::del_link(empty);
     Ok(start.elapsed().as_secs_f64())
 }
 
@@ -140,13 +142,13 @@ fn check_full(bridge: &str, ports: usize) -> Result<usize, String> {
     if enslaved != ports {
         return Err(format!("{bridge} has {enslaved} ports, expected {ports}"));
     }
-    let fdb = ns::sh(&format!("bridge fdb show br {bridge}"))?;
+    let fdb = Here::sh(&format!("bridge fdb show br {bridge}"));
     Ok(fdb.lines().filter(|l| l.contains(" static")).count())
 }
 
 /// Closes a tap fd and waits until the tap is gone, plus a moment for deferred work.
 fn close_tap(fd: OwnedFd) -> Result<(), String> {
-    let name = tap_name(&fd)?;
+    let name = tap_name(fd.as_fd());
     drop(fd);
     let path = std::path::Path::new("/sys/class/net").join(&name);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -158,22 +160,4 @@ fn close_tap(fd: OwnedFd) -> Result<(), String> {
     }
     std::thread::sleep(Duration::from_millis(20));
     Ok(())
-}
-
-/// The tap's name, from the fd itself (TUNGETIFF).
-fn tap_name(fd: &OwnedFd) -> Result<String, String> {
-    // SAFETY: ifreq is plain old data; all-zero is a valid value.
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    // SAFETY: TUNGETIFF writes a struct ifreq into the valid, writable `ifr`.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNGETIFF, &mut ifr) };
-    if rc != 0 {
-        return Err(format!("TUNGETIFF: {}", std::io::Error::last_os_error()));
-    }
-    let name = ifr
-        .ifr_name
-        .iter()
-        .take_while(|c| **c != 0)
-        .map(|c| *c as u8)
-        .collect();
-    String::from_utf8(name).map_err(|e| format!("tap name: {e}"))
 }

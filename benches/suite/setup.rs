@@ -26,7 +26,8 @@ const ACL_QBH: &str = "allow all\n";
 /// Runs the whole bench and returns the inner process's exit code.
 pub fn launch(opts: &Options) -> Result<i32, String> {
     preflight(opts)?;
-    remove_stale();
+    // Namespaces `fbhb-PID` and directories `fbh-bench-PID` left by runs that died.
+    crate::common::ns::remove_stale("fbhb-", "fbh-bench-", &crate::bins::PARENTS);
     let id = std::process::id();
     let (dir, netns) = (crate::bins::run_dir(id)?, format!("fbhb-{id}"));
     let result = write_acl_dirs(&dir)
@@ -152,28 +153,4 @@ fn run_inner(opts: &Options, dir: &Path, netns: &str) -> Result<i32, String> {
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
     let status = child.wait().map_err(|e| format!("wait for the bench: {e}"))?;
     Ok(status.code().unwrap_or(1))
-}
-
-/// Namespaces `fbhb-PID` and directories `fbh-bench-PID` left by runs that died.
-fn remove_stale() {
-    let dead = |pid: &str| {
-        pid.parse::<u32>()
-            .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
-    };
-    if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let name = line.split_whitespace().next().unwrap_or("");
-            if name.strip_prefix("fbhb-").is_some_and(dead) {
-                let _ = Command::new("ip").args(["netns", "del", name]).output();
-            }
-        }
-    }
-    for parent in crate::bins::PARENTS {
-        for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.strip_prefix("fbh-bench-").is_some_and(dead) {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
-    }
 }

@@ -5,7 +5,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::bins::Bins;
-use crate::spawn::Program;
+use crate::common::fork::Program;
+use crate::common::Mac;
 
 /// What is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,22 +113,17 @@ pub fn acl_lines(max_compare: usize) -> String {
 }
 
 /// A fresh guest MAC `52:54:00:xx:xx:xx` (a counter: unique within the run).
-pub fn next_mac() -> [u8; 6] {
+pub fn next_mac() -> Mac {
     static NEXT: AtomicU32 = AtomicU32::new(1);
     let [_, a, b, c] = NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes();
-    [0x52, 0x54, 0x00, a, b, c]
-}
-
-pub fn mac_text(mac: &[u8; 6]) -> String {
-    let [a, b, c, d, e, f] = mac;
-    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+    Mac::guest([a, b, c])
 }
 
 impl Bins {
     /// How `variant` is spawned on `bridge`; a managed one claims `mac` (a fresh one if
     /// `None`). For [`Variant::Argv0`] this makes the link, untimed.
-    pub fn program(&self, variant: Variant, bridge: &str, mac: Option<[u8; 6]>) -> Result<Program, String> {
-        let mac = mac_text(&mac.unwrap_or_else(next_mac));
+    pub fn program(&self, variant: Variant, bridge: &str, mac: Option<Mac>) -> Result<Program, String> {
+        let mac = mac.unwrap_or_else(next_mac);
         let qemu_args = ["--use-vnet".into(), "--fd={fd}".into(), format!("--br={bridge}")];
         let direct = |path: &str, mac_arg: bool| {
             let mut argv = vec![path.to_owned()];

@@ -129,28 +129,41 @@ pub fn call_via(ns: &Netns, call: &Call, wrapper: &[&str]) -> Outcome {
 /// The fd the helper sent, if it sent one. The helper has exited: whatever it sent is
 /// queued already, so this never blocks.
 pub fn recv_fd(ours: &OwnedFd) -> Option<OwnedFd> {
+    receive(ours, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What the helper sent on `ours`: `None` if it closed its end without sending (or, unless
+/// `wait`, has sent nothing yet); an error for anything but one byte with one fd in
+/// SCM_RIGHTS. `wait`: block until it sends or closes, as QEMU does.
+pub fn receive(ours: &OwnedFd, wait: bool) -> Result<Option<OwnedFd>, String> {
     let mut byte = [0u8; 2];
     let mut iov = [IoSliceMut::new(&mut byte)];
     let mut space = nix::cmsg_space!([RawFd; 4]);
-    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
-    let msg = match recvmsg::<()>(ours.as_raw_fd(), &mut iov, Some(&mut space), flags) {
-        Err(Errno::EAGAIN) => return None,
-        other => other.expect("recvmsg"),
+    let mut flags = MsgFlags::MSG_CMSG_CLOEXEC;
+    if !wait {
+        flags |= MsgFlags::MSG_DONTWAIT;
+    }
+    let msg = loop {
+        match recvmsg::<()>(ours.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) if !wait => return Ok(None),
+            other => break other.map_err(|e| format!("recvmsg: {e}"))?,
+        }
     };
     let mut fds = Vec::new();
-    for cmsg in msg.cmsgs().expect("cmsgs") {
+    for cmsg in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
         if let ControlMessageOwned::ScmRights(received) = cmsg {
             // SAFETY: the kernel just installed these fds in this process; nothing else owns them.
             fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
         }
     }
-    let bytes = msg.bytes;
-    if bytes == 0 && fds.is_empty() {
-        return None; // the helper closed the socket without sending
+    match (msg.bytes, fds.len()) {
+        (0, 0) => Ok(None), // the helper closed the socket without sending
+        (1, 1) => Ok(fds.pop()),
+        (bytes, n) => Err(format!(
+            "the helper must send exactly one data byte and one fd: sent {bytes} bytes and {n} fds"
+        )),
     }
-    assert_eq!(bytes, 1, "the helper must send exactly one data byte");
-    assert_eq!(fds.len(), 1, "the helper must send exactly one fd");
-    fds.pop()
 }
 
 impl Outcome {

@@ -52,7 +52,8 @@ fn enter(ns: &Netns) {
     mount(Some(etc), "/etc/qemu", None, libc::MS_BIND);
 }
 
-fn mount(source: Option<&str>, target: &str, fstype: Option<&str>, flags: libc::c_ulong) {
+/// mount(2); panics on failure.
+pub fn mount(source: Option<&str>, target: &str, fstype: Option<&str>, flags: libc::c_ulong) {
     let c = |s: &str| CString::new(s).unwrap();
     let (source, target, fstype) = (source.map(c), c(target), fstype.map(c));
     let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());

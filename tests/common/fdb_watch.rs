@@ -15,7 +15,7 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use nix::sched::{setns, CloneFlags};
 
 use super::net::readable;
-use super::{wait_for, Netns};
+use super::{wait_for, Mac, Netns};
 
 /// RTMGRP_NEIGH, <linux/rtnetlink.h>: neighbour (and bridge FDB) notifications.
 const RTMGRP_NEIGH: u32 = 4;
@@ -129,7 +129,7 @@ fn event(added: bool, neigh: NeighbourMessage) -> FdbEvent {
     for attribute in &neigh.attributes {
         match attribute {
             NeighbourAttribute::LinkLayerAddress(a) if a.len() == 6 => {
-                mac = super::format_mac(&a[..].try_into().unwrap());
+                mac = Mac(a[..].try_into().unwrap()).to_string();
             }
             NeighbourAttribute::Controller(_) => master = true,
             _ => {}

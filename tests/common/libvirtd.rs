@@ -40,7 +40,8 @@ pub fn bin_dir() -> &'static Path {
 /// if missing or older than its sources, so that a test never runs a stale hook.
 fn hook_binary() -> PathBuf {
     let built = Path::new(env!("CARGO_BIN_EXE_fdb-bridge-helper")).with_file_name(HOOK_BIN);
-    let how = "build it with `cargo build --workspace` (packaging/test.sh does)";
+    let how =
+        "build it with `cargo build --workspace` before `cargo test --test libvirt` (packaging/test.sh does)";
     let built_at = fs::metadata(&built)
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{}: {e}: {how}", built.display()));

@@ -1,28 +1,42 @@
-//! Test harness for the real-kernel integration tests: test users, installed copies of the
-//! helper (setuid and file caps), throwaway network + mount namespaces, calling the helper
-//! exactly as QEMU does, and frames in and out of the guest's tap.
+//! The one harness of the real-kernel integration tests (every binary under tests/) and of
+//! the benchmark (benches/helper.rs includes it with `#[path]`): test users, installed
+//! copies of the helper (setuid and file caps), throwaway network + mount namespaces,
+//! links and their readiness, calling the helper exactly as QEMU does (with its rusage, for
+//! timing: [`fork`]), MACs, and frames in and out of the guest's tap.
 //!
 //! Every test needs root; nothing is skipped silently.
-#![allow(dead_code, unused_imports)] // each test file uses a different part of the harness
+// Each binary (a theme of tests, or the bench) uses its own part of the harness.
+#![allow(dead_code)]
 
 pub mod call;
 pub mod devlog;
 pub mod direct;
 pub mod fdb;
 pub mod fdb_watch;
+pub mod fixtures;
+pub mod fork;
 pub mod frr;
 pub mod hooks;
 pub mod libvirtd;
+pub mod links;
 pub mod load;
+pub mod mac;
 pub mod net;
 pub mod ns;
 pub mod nss;
 pub mod trace;
 pub mod vm;
 
-pub use call::{call, Call, Outcome};
-pub use net::{Frame, PacketSock, TapFd};
-pub use ns::{Netns, Run};
+// Short paths for what most tests use; each binary uses some of them.
+#[allow(unused_imports)]
+pub use self::{
+    call::{call, Call, Outcome},
+    fixtures::{alice, as_user, Lan, BR0_MANAGED_BR1_PLAIN},
+    links::Here,
+    mac::Mac,
+    net::{Frame, PacketSock, TapFd},
+    ns::{Netns, Run},
+};
 
 use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
@@ -103,7 +117,7 @@ pub fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     require_root();
     ENV.get_or_init(|| {
-        ns::remove_stale();
+        ns::remove_stale("fbh-", "fbh-test-", &["/tmp"]);
         let staff_gid = ensure_group(STAFF);
         let alice = ensure_user(ALICE);
         let bob = ensure_user(BOB);
@@ -193,33 +207,22 @@ pub fn sh_out(program: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Random bytes for nonces and MACs.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
+/// `len` random bytes (getrandom(2)).
+pub fn random_vec(len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
     let mut done = 0;
-    while done < N {
+    while done < len {
         // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), N - done, 0) };
+        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), len - done, 0) };
         assert!(n > 0, "getrandom: {}", std::io::Error::last_os_error());
         done += n as usize;
     }
     buf
 }
 
-/// A random guest MAC `52:54:00:xx:xx:xx`.
-pub fn random_mac() -> String {
-    let [a, b, c] = random_bytes::<3>();
-    format!("52:54:00:{a:02x}:{b:02x}:{c:02x}")
-}
-
-pub fn parse_mac(text: &str) -> [u8; 6] {
-    let mut mac = [0u8; 6];
-    let parts: Vec<&str> = text.split(':').collect();
-    assert_eq!(parts.len(), 6, "not a MAC: {text}");
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16).unwrap();
-    }
-    mac
+/// Random bytes for nonces and MACs.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    random_vec(N).try_into().unwrap()
 }
 
 /// Polls `cond` every 20 ms for up to `secs` seconds.
@@ -239,9 +242,4 @@ pub fn wait_for(secs: f64, mut cond: impl FnMut() -> bool) -> bool {
 /// The test harness exits through exit(3): remove this process's directory then.
 extern "C" fn remove_dir_at_exit() {
     let _ = fs::remove_dir_all(format!("/tmp/fbh-test-{}", std::process::id()));
-}
-
-pub fn format_mac(mac: &[u8; 6]) -> String {
-    let [a, b, c, d, e, f] = mac;
-    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
 }

@@ -92,31 +92,15 @@ impl TapFd {
         Self { fd, vnet }
     }
 
-    fn ifreq(&self) -> libc::ifreq {
-        // SAFETY: ifreq is plain old data; all-zero is a valid value.
-        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-        // SAFETY: TUNGETIFF writes a struct ifreq into the valid, writable `ifr`.
-        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TUNGETIFF, &mut ifr) };
-        assert_eq!(rc, 0, "TUNGETIFF: {}", std::io::Error::last_os_error());
-        ifr
-    }
-
     /// The tap's name, from the fd itself (TUNGETIFF).
     pub fn name(&self) -> String {
-        let name: Vec<u8> = self
-            .ifreq()
-            .ifr_name
-            .iter()
-            .take_while(|c| **c != 0)
-            .map(|c| *c as u8)
-            .collect();
-        String::from_utf8(name).unwrap()
+        tap_name(self.fd.as_fd())
     }
 
     /// The IFF_* flags the tap was created with.
     pub fn flags(&self) -> i32 {
         // SAFETY: TUNGETIFF filled ifru_flags, the union member it sets.
-        i32::from(unsafe { self.ifreq().ifr_ifru.ifru_flags })
+        i32::from(unsafe { tun_getiff(self.fd.as_fd()).ifr_ifru.ifru_flags })
     }
 
     fn skip(&self) -> usize {
@@ -142,6 +126,47 @@ impl TapFd {
     }
 }
 
+fn tun_getiff(fd: BorrowedFd) -> libc::ifreq {
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    // SAFETY: TUNGETIFF writes a struct ifreq into the valid, writable `ifr`.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNGETIFF, &mut ifr) };
+    assert_eq!(rc, 0, "TUNGETIFF: {}", std::io::Error::last_os_error());
+    ifr
+}
+
+/// The name of the tap behind a tun fd (TUNGETIFF).
+pub fn tap_name(fd: BorrowedFd) -> String {
+    let name: Vec<u8> = (tun_getiff(fd).ifr_name.iter())
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    String::from_utf8(name).unwrap()
+}
+
+/// An AF_PACKET raw socket on `link` of the current thread's network namespace, receiving
+/// frames of EtherType `protocol` (0: none, a socket that only sends; with [`ETHERTYPE`] it
+/// also sees the frames it sends out of the link).
+pub fn packet_socket(link: &str, protocol: u16) -> OwnedFd {
+    let fd = socket(AddressFamily::Packet, SockType::Raw, SockFlag::SOCK_CLOEXEC, None).unwrap();
+    let index = nix::net::if_::if_nametoindex(link).expect("if_nametoindex");
+    // SAFETY: sockaddr_ll is plain old data; all-zero is valid before we fill it in.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = protocol.to_be();
+    addr.sll_ifindex = index as i32;
+    let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_ll of `len` bytes for the duration of the call.
+    let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) };
+    assert_eq!(
+        rc,
+        0,
+        "bind AF_PACKET to {link}: {}",
+        std::io::Error::last_os_error()
+    );
+    fd
+}
+
 /// An AF_PACKET raw socket bound to a link inside a namespace.
 #[derive(Debug)]
 pub struct PacketSock {
@@ -157,19 +182,7 @@ impl PacketSock {
         let fd = std::thread::spawn(move || {
             let nsfd = File::open(&path).expect("open netns");
             setns(&nsfd, CloneFlags::CLONE_NEWNET).expect("setns");
-            let proto = ETHERTYPE.to_be() as i32;
-            let fd = socket(AddressFamily::Packet, SockType::Raw, SockFlag::SOCK_CLOEXEC, None).unwrap();
-            let index = nix::net::if_::if_nametoindex(link.as_str()).expect("if_nametoindex");
-            // SAFETY: sockaddr_ll is plain old data; all-zero is valid before we fill it in.
-            let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            addr.sll_family = libc::AF_PACKET as u16;
-            addr.sll_protocol = proto as u16;
-            addr.sll_ifindex = index as i32;
-            let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: `addr` is a valid sockaddr_ll of `len` bytes for the duration of the call.
-            let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) };
-            assert_eq!(rc, 0, "bind AF_PACKET: {}", std::io::Error::last_os_error());
-            fd
+            packet_socket(&link, ETHERTYPE)
         })
         .join()
         .expect("netns thread");

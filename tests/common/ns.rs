@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::{env, wait_for, Install, TestUser};
+use super::{env, links, wait_for, Install, TestUser};
 
 /// How to run a command inside a [`Netns`]: always with /etc/qemu replaced by the test's
 /// ACL directory; optionally as a test user, with the 0666 tun, or under strace.
@@ -177,11 +177,7 @@ impl Netns {
 
     /// Names of the tun/tap devices in the namespace.
     pub fn taps(&self) -> Vec<String> {
-        self.ip("-o link show type tun")
-            .lines()
-            .filter_map(|l| l.split(": ").nth(1))
-            .map(|n| n.split('@').next().unwrap().to_owned())
-            .collect()
+        links::taps(&|s| self.sh(s))
     }
 
     /// The names of `held` taps in the order [`Netns::taps`] lists them (by ifindex), for
@@ -199,38 +195,17 @@ impl Netns {
 
     /// `ip link add NAME type bridge`, up.
     pub fn add_bridge(&self, name: &str) {
-        self.sh(&format!(
-            "ip link add {name} type bridge && ip link set {name} up"
-        ));
+        links::add_bridge(&|s| self.sh(s), name);
     }
 
-    /// A veth pair: `port` enslaved to `bridge`, `peer` outside it, both up.
+    /// A veth pair: `port` enslaved to `bridge`, `peer` outside it, both up and ready.
     pub fn add_veth(&self, bridge: &str, port: &str, peer: &str) {
-        self.sh(&format!(
-            "ip link add {port} type veth peer name {peer} && ip link set {port} master {bridge} && \
-             ip link set {port} up && ip link set {peer} up"
-        ));
-        self.wait_ready(port);
-        self.wait_ready(peer);
+        links::add_veth(&|s| self.sh(s), bridge, port, peer);
     }
 
-    /// Waits until `link` can carry frames: the kernel brings a link's carrier and queue up
-    /// asynchronously (linkwatch, up to a second later), and until then frames sent out of it
-    /// are dropped (`qdisc noop`) and a bridge port does not forward or learn.
+    /// Waits until `link` can carry frames ([`links::wait_ready`]).
     pub fn wait_ready(&self, link: &str) {
-        let ready = || {
-            let show = self.ip(&format!("-o link show dev {link}"));
-            let up = show.contains("LOWER_UP") && !show.contains("qdisc noop");
-            up && (!show.contains(" master ")
-                || self
-                    .bridge(&format!("link show dev {link}"))
-                    .contains("state forwarding"))
-        };
-        assert!(
-            wait_for(5.0, ready),
-            "{link} not ready: {}",
-            self.ip(&format!("-d link show dev {link}"))
-        );
+        links::wait_ready(&|s| self.sh(s), link);
     }
 
     /// A link that is not a bridge: one end of a veth pair (`NAMEp`), as this kernel has no
@@ -242,9 +217,7 @@ impl Netns {
     }
 
     pub fn mac_of(&self, link: &str) -> String {
-        self.sh(&format!("cat /sys/class/net/{link}/address"))
-            .trim()
-            .to_owned()
+        links::mac_of(&|s| self.sh(s), link)
     }
 
     /// Kills `pid` (SIGKILL) when the namespace is dropped.
@@ -280,9 +253,9 @@ impl Drop for Netns {
     }
 }
 
-/// Deletes what crashed earlier test processes left: namespaces `fbh-PID-N` and directories
-/// `/tmp/fbh-test-PID` whose PID is gone.
-pub fn remove_stale() {
+/// Deletes what crashed earlier test processes (or bench runs) left: namespaces
+/// `NS_PREFIX<PID>[-N]` and directories `PARENT/DIR_PREFIX<PID>` whose PID is gone.
+pub fn remove_stale(ns_prefix: &str, dir_prefix: &str, parents: &[&str]) {
     let dead = |pid: &str| {
         pid.parse::<u32>()
             .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
@@ -290,17 +263,19 @@ pub fn remove_stale() {
     if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let name = line.split_whitespace().next().unwrap_or("");
-            if let Some(pid) = name.strip_prefix("fbh-").and_then(|r| r.split('-').next()) {
+            if let Some(pid) = name.strip_prefix(ns_prefix).and_then(|r| r.split('-').next()) {
                 if dead(pid) {
                     let _ = Command::new("ip").args(["netns", "del", name]).output();
                 }
             }
         }
     }
-    for entry in fs::read_dir("/tmp").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.strip_prefix("fbh-test-").is_some_and(dead) {
-            let _ = fs::remove_dir_all(entry.path());
+    for parent in parents {
+        for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.strip_prefix(dir_prefix).is_some_and(dead) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ mod qemu;
 
 use std::time::Duration;
 
+#[allow(unused_imports)] // for the tests that build their own VM files
 pub use initramfs::{HELPER, MODULES, USERS};
 
 /// NIC models for [`Vm::nics`].

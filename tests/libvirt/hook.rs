@@ -2,9 +2,9 @@
 //! domain XML on stdin, as the session's user), with a stand-in `fdb-bridge-helper`
 //! beside it that logs its argv and then succeeds, fails or hangs. Which ports it
 //! claims, that it never holds libvirt up, and that the helper's line is what libvirt
-//! shows. The real helper behind the hook is tested in tests/libvirt.rs.
+//! shows. The real helper behind the hook is tested in session.rs.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

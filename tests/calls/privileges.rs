@@ -1,7 +1,7 @@
 //! The privilege timeline of real calls, observed from outside with strace, and the
 //! caller's supplementary groups surviving the drop.
 
-mod common;
+use crate::common;
 
 use common::{env, Call, Install, Netns};
 

@@ -3,26 +3,17 @@
 //! setuid copy run as alice: exit 1, one line, no fd, no tap left. Guests really in VLANs
 //! are tested on Debian's 6.1 kernel in the VM tier (tests/kernel_vm/vlan.sh).
 
-mod common;
+use crate::common;
 
 use common::devlog::{self, PRIVATE_DEV};
 use common::direct::{in_ns, spawn};
-use common::{env, Call, Install, Netns};
+use common::{alice, env, Netns};
 
 const MAC: &str = "52:54:00:5a:00:01";
 const PARSE: &str = "fdb-bridge-helper: failed to parse arguments: ";
 
 fn setup(acl: &str) -> Netns {
-    let ns = Netns::new();
-    for br in ["br0", "br1", "br2", "br3"] {
-        ns.add_bridge(br);
-    }
-    ns.write_acl("bridge.conf", acl);
-    ns
-}
-
-fn alice(ns: &Netns, args: &[&str]) -> common::Outcome {
-    Call::new(Install::Setuid, &env().alice, args).run(ns)
+    Netns::with_bridges(&["br0", "br1", "br2", "br3"]).with_acl(acl)
 }
 
 /// Each case must fail with all of its expected substrings and leave nothing behind.

@@ -4,9 +4,9 @@
 //! go first and the guest's own after them, so seeing the own frame and not the spoofed
 //! ones is the barrier (plus the harness's 200 ms linger).
 
-mod common;
+use crate::common;
 
-use common::{env, parse_mac, random_mac, Call, Frame, Install, Netns, PacketSock, TapFd};
+use common::{env, Call, Frame, Install, Lan, Mac, Netns, PacketSock, TapFd};
 
 const BROADCAST: [u8; 6] = [0xff; 6];
 /// A unicast address no one on the bridge has.
@@ -28,10 +28,7 @@ struct Setup {
 
 /// br0 (`locked` or only `managed`) with a veth in it; two guests, alice's and bob's.
 fn setup(acl: &str) -> Setup {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
-    ns.add_veth("br0", "vb0", "vp0");
-    ns.write_acl("bridge.conf", acl);
+    let Lan { ns, wire, wire_mac } = Lan::new(acl);
     let guest = |user, mac: &str| {
         let arg = format!("--mac={mac}");
         let tap = Call::new(
@@ -44,17 +41,15 @@ fn setup(acl: &str) -> Setup {
         ns.wait_ready(&tap.name());
         tap
     };
-    let (guest_mac, other_mac) = (random_mac(), random_mac());
+    let (guest_mac, other_mac) = (Mac::random().to_string(), Mac::random().to_string());
     let tap = guest(&env().alice, &guest_mac);
     let other = guest(&env().bob, &other_mac);
-    let wire = PacketSock::open(&ns, "vp0");
-    let wire_mac = parse_mac(&ns.mac_of("vp0"));
     Setup {
         ns,
         guest: tap,
-        guest_mac: parse_mac(&guest_mac),
+        guest_mac: Mac::parse(&guest_mac).0,
         _other: other,
-        other_mac: parse_mac(&other_mac),
+        other_mac: Mac::parse(&other_mac).0,
         wire,
         wire_mac,
     }
@@ -94,19 +89,16 @@ fn a_locked_port_drops_frames_with_any_source_mac_but_the_guests() {
             "{acl:?}: expected {port_state}, learning off, flood off: {port}"
         );
         let fdb = s.ns.bridge("fdb show br br0");
-        let own = format!(
-            "{} dev {tap} sticky master br0 static",
-            common::format_mac(&s.guest_mac)
-        );
+        let own = format!("{} dev {tap} sticky master br0 static", Mac(s.guest_mac));
         assert!(fdb.contains(&own), "{acl:?}: {fdb}");
         assert_eq!(spoof(&s), want, "{acl:?}: tags of guest frames on the wire");
         // The guest's spoofed frames taught the bridge nothing (learning off either way).
         let fdb = s.ns.bridge("fdb show br br0");
         assert!(
-            !fdb.contains(&common::format_mac(&STRANGER)),
+            !fdb.contains(&Mac(STRANGER).to_string()),
             "{acl:?}: spoofed source learned: {fdb}"
         );
-        let other = format!("{} dev {tap} ", common::format_mac(&s.other_mac));
+        let other = format!("{} dev {tap} ", Mac(s.other_mac));
         assert!(
             !fdb.contains(&other),
             "{acl:?}: another guest's MAC moved to the spoofer's port: {fdb}"

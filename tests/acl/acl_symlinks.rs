@@ -7,7 +7,7 @@
 //! All paths are under the test's /etc/qemu (a root 0755 bind mount); `hop` is the one
 //! directory whose owner or mode each case changes.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{chown, symlink, PermissionsExt};

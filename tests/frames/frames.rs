@@ -3,9 +3,9 @@
 //! first and a wanted one after it, so seeing the wanted one and not the unwanted one is
 //! the barrier (plus a 200 ms linger for stragglers).
 
-mod common;
+use crate::common;
 
-use common::{env, parse_mac, random_mac, Call, Frame, Install, Netns, PacketSock, TapFd};
+use common::{env, Call, Frame, Install, Lan, Mac, Netns, PacketSock, TapFd};
 
 const UNKNOWN: [u8; 6] = [0x02, 0xfb, 0x00, 0x00, 0x00, 0x01];
 const BROADCAST: [u8; 6] = [0xff; 6];
@@ -21,18 +21,13 @@ struct Setup {
 
 /// br0 (managed or not) with a veth vb0 in it; the guest gets its tap as alice.
 fn setup(managed: bool, vnet: bool, install: Install) -> Setup {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
-    ns.add_veth("br0", "vb0", "vp0");
-    ns.write_acl(
-        "bridge.conf",
-        if managed {
-            "allow br0\nmanaged br0\n"
-        } else {
-            "allow br0\n"
-        },
-    );
-    let mac = random_mac();
+    let acl = if managed {
+        "allow br0\nmanaged br0\n"
+    } else {
+        "allow br0\n"
+    };
+    let Lan { ns, wire, wire_mac } = Lan::new(acl);
+    let mac = Mac::random().to_string();
     let mac_arg = format!("--mac={mac}");
     let mut args = vec!["--br=br0", "--fd={fd}", &mac_arg];
     if vnet {
@@ -40,12 +35,10 @@ fn setup(managed: bool, vnet: bool, install: Install) -> Setup {
     }
     let tap = Call::new(install, &env().alice, &args).run(&ns).success(vnet);
     ns.wait_ready(&tap.name());
-    let wire = PacketSock::open(&ns, "vp0");
-    let wire_mac = parse_mac(&ns.mac_of("vp0"));
     Setup {
         ns,
         tap,
-        guest: parse_mac(&mac),
+        guest: Mac::parse(&mac).0,
         wire,
         wire_mac,
     }
@@ -97,10 +90,7 @@ fn plain_port_gets_unknown_unicast() {
         "a plain port floods unknown unicast like qemu-bridge-helper's"
     );
     // --mac is ignored on a plain bridge: no static entry for it.
-    assert!(!s
-        .ns
-        .bridge("fdb show br br0")
-        .contains(&common::format_mac(&s.guest)));
+    assert!(!s.ns.bridge("fdb show br br0").contains(&Mac(s.guest).to_string()));
 }
 
 #[test]
@@ -152,7 +142,7 @@ fn without_use_vnet_frames_are_bare() {
 #[test]
 fn guests_on_a_managed_bridge_do_not_see_each_others_unicast() {
     let s = setup(true, true, Install::Setuid);
-    let other_mac = random_mac();
+    let other_mac = Mac::random().to_string();
     let arg = format!("--mac={other_mac}");
     let other = Call::new(
         Install::Setuid,
@@ -163,7 +153,7 @@ fn guests_on_a_managed_bridge_do_not_see_each_others_unicast() {
     .success(true);
     s.ns.wait_ready(&other.name());
     let nonce = Frame::nonce();
-    s.inject(nonce, 1, parse_mac(&other_mac));
+    s.inject(nonce, 1, Mac::parse(&other_mac).0);
     s.inject(nonce, 2, s.guest);
     s.inject(nonce, 3, BROADCAST);
     assert_eq!(s.tap.read_tags(&nonce, 3), vec![2, 3]);

@@ -4,24 +4,19 @@
 //! format character: no bidi override hiding text, no zero-width character) or unbounded.
 //! Each test runs in a private /dev whose /dev/log is the test's own socket.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
 use common::devlog::{self, PRIVATE_DEV};
 use common::direct::{in_ns, spawn, spawn_limited};
-use common::{env, Netns, Outcome, TapFd};
+use common::{env, Netns, Outcome, TapFd, BR0_MANAGED_BR1_PLAIN};
 
 const MAC_ARG: &str = "--mac=52:54:00:ad:01:01";
 
 fn setup() -> Netns {
-    let ns = Netns::new();
-    for br in ["br0", "br1"] {
-        ns.add_bridge(br);
-    }
-    ns.write_acl("bridge.conf", "allow br0\nallow br1\nmanaged br0\n");
-    ns
+    Netns::with_bridges(&["br0", "br1"]).with_acl(BR0_MANAGED_BR1_PLAIN)
 }
 
 fn helper() -> &'static Path {

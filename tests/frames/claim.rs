@@ -4,13 +4,13 @@
 //! gives it its MAC later. The setuid copy runs as the test users, the hook's symlink is
 //! in a test directory bind-mounted over /etc/libvirt/hooks.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
 use common::fdb::claim_altname;
 use common::hooks::{hooks_dir, with_hooks};
-use common::{env, parse_mac, random_mac, Call, Frame, Install, Netns, Outcome, PacketSock, TapFd, TestUser};
+use common::{env, Call, Frame, Install, Mac, Netns, Outcome, PacketSock, TapFd, TestUser};
 
 struct Setup {
     ns: Netns,
@@ -19,11 +19,8 @@ struct Setup {
 
 /// br0 with a veth vb0/vp0 in it, br1; `acl` as bridge.conf; the hook installed.
 fn setup(acl: &str) -> Setup {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
+    let ns = Netns::with_uplink().with_acl(acl);
     ns.add_bridge("br1");
-    ns.add_veth("br0", "vb0", "vp0");
-    ns.write_acl("bridge.conf", acl);
     // The helper only lstats the link; where it points does not matter to it.
     let hooks = hooks_dir(&ns, Some("/nonexistent/fdb-bridge-helper-libvirt-hook".as_ref()));
     Setup { ns, hooks }
@@ -111,8 +108,8 @@ fn a_pending_port_gets_nothing_until_its_mac_is_claimed() {
     s.assert_pending(&tap, alice.uid, false);
 
     let wire = PacketSock::open(&s.ns, "vp0");
-    let wire_mac = parse_mac(&s.ns.mac_of("vp0"));
-    let mac = random_mac();
+    let wire_mac = Mac::parse(&s.ns.mac_of("vp0")).0;
+    let mac = Mac::random().to_string();
     let send = |nonce, tag, dst| {
         wire.send(
             &Frame {
@@ -125,7 +122,7 @@ fn a_pending_port_gets_nothing_until_its_mac_is_claimed() {
         )
     };
     let nonce = Frame::nonce();
-    send(nonce, 1, parse_mac(&mac));
+    send(nonce, 1, Mac::parse(&mac).0);
     send(nonce, 2, [0xff; 6]);
     assert_eq!(
         guest.read_tags(&nonce, 2),
@@ -138,7 +135,7 @@ fn a_pending_port_gets_nothing_until_its_mac_is_claimed() {
     s.ns.wait_ready(&tap);
     let nonce = Frame::nonce();
     send(nonce, 1, [0x02, 0xfb, 0, 0, 0, 1]);
-    send(nonce, 2, parse_mac(&mac));
+    send(nonce, 2, Mac::parse(&mac).0);
     send(nonce, 3, [0xff; 6]);
     assert_eq!(
         guest.read_tags(&nonce, 3),
@@ -157,7 +154,7 @@ fn locked_where_the_acl_says_so() {
     let guest = s.pending(alice, "br1");
     let tap = guest.name();
     s.assert_pending(&tap, alice.uid, true);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     claimed(&s.claim(alice, &tap, &mac));
     s.assert_claimed(&tap, &mac, true);
 }
@@ -246,7 +243,7 @@ fn the_acl_decides_again_at_the_claim() {
     let guest = s.pending(alice, "br0");
     let tap = guest.name();
     let taps = vec![tap.clone()];
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     s.ns.write_acl("bridge.conf", "allow br0\n");
     s.claim(alice, &tap, &mac).failure_leaving(
         &s.ns,
@@ -272,7 +269,7 @@ fn one_mac_per_port_under_a_race() {
     let alice = &env().alice;
     let guest = s.pending(alice, "br0");
     let tap = guest.name();
-    let macs: Vec<String> = (0..8).map(|_| random_mac()).collect();
+    let macs: Vec<String> = (0..8).map(|_| Mac::random().to_string()).collect();
     let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
         let handles: Vec<_> = macs
             .iter()
@@ -327,7 +324,7 @@ fn file_caps_install() {
         .success(false);
     let tap = guest.name();
     s.assert_pending(&tap, alice.uid, false);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let (claim, mac_arg) = (format!("--claim={tap}"), format!("--mac={mac}"));
     claimed(&s.call(alice, Install::FileCaps, &[&claim, &mac_arg]).run(&s.ns));
     s.assert_claimed(&tap, &mac, false);

@@ -1,12 +1,12 @@
 //! Tests on Debian 12's stock kernel (6.1) in a VM, for what this host's kernel lacks: bridge
 //! `vlan_filtering`, which decides whether the uplink can leave promiscuous mode and keeps
 //! guests in VLANs. Each script boots one VM (see tests/common/vm; the VLAN tests share
-//! one) and runs from tests/kernel_vm/ as root inside;
+//! one) and runs from this directory as root inside;
 //! the helper runs setuid root as an unprivileged user through a caller that does what QEMU
 //! does. The script reports what it saw with `fact` lines; the checks are here.
 
+#[path = "../common/mod.rs"]
 mod common;
-#[path = "kernel_vm/vlan.rs"]
 mod vlan;
 
 use common::require_root;
@@ -55,7 +55,7 @@ fn expect(run: &VmRun, key: &str, value: &str) {
 #[test]
 fn managed_port_on_6_1_gets_its_own_frames_and_no_unknown_unicast() {
     let vars = format!("M={MANAGED_MAC}\nUNKNOWN={UNKNOWN}");
-    let run = boot("managed", &vars, include_str!("kernel_vm/managed.sh"));
+    let run = boot("managed", &vars, include_str!("managed.sh"));
     // The managed port: learning and flood off, one static sticky entry, the reservation.
     expect(&run, "m.learning", "0");
     expect(&run, "m.flood", "0");
@@ -91,7 +91,7 @@ fn managed_port_on_6_1_gets_its_own_frames_and_no_unknown_unicast() {
 #[test]
 fn uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_managed() {
     let vars = format!("MACS='{}'\nUNKNOWN={UNKNOWN}", GUEST_MACS.join(" "));
-    let run = boot("promiscuity", &vars, include_str!("kernel_vm/promiscuity.sh"));
+    let run = boot("promiscuity", &vars, include_str!("promiscuity.sh"));
     // Values are "count flag" for eth0 (uplink of managed br0), then for eth1 (uplink of br1,
     // where the ACL lacks `managed`: the control).
     for key in [

@@ -3,7 +3,7 @@
 //! as the test users) reads bridge.conf and its includes without a word and allows exactly
 //! the rows marked allowed; ours gives plain, managed, locked or refused row by row.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,19 +1,16 @@
 //! Faults and load on managed bridges: SIGKILL at random points, a netlink step failing
 //! in the middle (strace fault injection), and many callers at once.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::direct::{in_ns, spawn, Pending};
-use common::{env, managed_args, strs, Call, Install, Netns, TapFd};
+use common::{env, managed_args, strs, Call, Install, Mac, Netns, TapFd};
 
 fn setup() -> Netns {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
-    ns.write_acl("bridge.conf", "allow br0\nmanaged br0\n");
-    ns
+    Netns::with_bridges(&["br0"]).with_acl("allow br0\nmanaged br0\n")
 }
 
 /// A managed call for `mac` after a failure on the same bridge works, and its entry is then
@@ -114,7 +111,7 @@ fn sigkill_at_random_points_leaves_nothing() {
 fn a_call_outside_the_seccomp_allowlist_kills_the_helper() {
     let ns = setup();
     for (swap, allowed) in [("getppid", false), ("getpid", true)] {
-        let mac = common::random_mac();
+        let mac = Mac::random().to_string();
         let args = managed_args(&mac);
         let out_file = ns.run.join(format!("seccomp-{swap}.strace"));
         let inject = format!("inject=sendto:error=EIO:when=1:syscall={swap}");
@@ -232,7 +229,7 @@ fn a_netlink_step_failing_in_the_middle_leaves_nothing() {
     ];
     for fault in faults {
         let ns = setup();
-        let mac = common::random_mac();
+        let mac = Mac::random().to_string();
         let args = managed_args(&mac);
         let out_file = ns.run.join("fault.strace");
         let mut call = Call::new(Install::Setuid, &env().alice, &strs(&args))

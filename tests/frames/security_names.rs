@@ -4,23 +4,17 @@
 //! address is pinned, so that neither the helper's taps nor a tap-fd holder changing its
 //! tap's address can change it.
 
-mod common;
+use crate::common;
 
 use common::fdb::set_tap_mac;
-use common::{env, random_mac, Call, Install, Netns, Outcome};
+use common::{alice, env, Call, Install, Mac, Netns, Outcome};
 
 /// br0, with the alternative name br0alt, and the ACL `acl`.
 fn setup(acl: &str) -> Netns {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
+    let ns = Netns::with_bridges(&["br0"]);
     ns.ip("link property add dev br0 altname br0alt");
     assert_eq!(ns.altnames("br0"), vec!["br0alt"]);
-    ns.write_acl("bridge.conf", acl);
-    ns
-}
-
-fn alice(ns: &Netns, args: &[&str]) -> Outcome {
-    Call::new(Install::Setuid, &env().alice, args).run(ns)
+    ns.with_acl(acl)
 }
 
 /// Refused for naming the bridge by an alternative name; if a tap was made instead, the
@@ -53,7 +47,7 @@ fn a_denied_bridge_cannot_be_reached_by_its_alternative_name() {
 #[test]
 fn a_locked_bridge_cannot_be_joined_by_its_alternative_name() {
     let ns = setup("allow br0\nallow br0alt\nlocked br0\nmanaged br0\n");
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let arg = format!("--mac={mac}");
     let out = alice(&ns, &["--use-vnet", "--br=br0alt", "--fd={fd}", &arg]);
     refused_as_alternative(&ns, out);
@@ -86,7 +80,7 @@ fn a_managed_call_pins_the_bridges_own_address() {
     let (kind, address) = (ns.sysfs("br0", "addr_assign_type"), ns.sysfs("br0", "address"));
     assert_ne!(kind, NET_ADDR_SET, "the bridge's address must start unset");
 
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let tap = Call::new(
         Install::Setuid,
         &env().alice,

@@ -4,7 +4,7 @@
 //! helper needs (null, full, urandom, net/tun 0600) and the test's socket as /dev/log.
 //! The host's /dev is never touched.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +12,7 @@ use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::Path;
 
 use common::direct::{in_ns, spawn, Pending};
-use common::{env, Netns, Outcome};
+use common::{env, Netns, Outcome, BR0_MANAGED_BR1_PLAIN};
 
 /// A private /dev for the helper: what glibc, std and step 1 open, nothing else.
 const PRIVATE_DEV: &str = "mount -t tmpfs -o mode=0755,size=64k fbh-dev /dev && \
@@ -25,12 +25,7 @@ const WARNING: &str = "<84>";
 const NOTICE: &str = "<85>";
 
 fn setup() -> Netns {
-    let ns = Netns::new();
-    for br in ["br0", "br1", "br2"] {
-        ns.add_bridge(br);
-    }
-    ns.write_acl("bridge.conf", "allow br0\nallow br1\nmanaged br0\n");
-    ns
+    Netns::with_bridges(&["br0", "br1", "br2"]).with_acl(BR0_MANAGED_BR1_PLAIN)
 }
 
 /// /dev/log as a datagram socket anyone may write to, bound in the current (private)

@@ -5,7 +5,7 @@
 //! because of either. A statically linked glibc died with SIGSEGV in libnss_systemd for
 //! every one of these callers, `--help` included.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! is not connected". Done here as libvirt does it, 100 times, with both cores busy so
 //! that the helper and the reader are often descheduled at the worst moment.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::os::fd::AsRawFd;

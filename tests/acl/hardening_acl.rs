@@ -3,30 +3,14 @@
 //! refused without blocking, include cycles end with a message, and `mac` lines grant
 //! guest addresses to users and groups by name.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{chown, symlink, PermissionsExt};
 use std::path::Path;
 
 use common::call::call_via;
-use common::{env, Call, Install, Netns, Outcome, TestUser};
-
-fn alice(ns: &Netns, args: &[&str]) -> Outcome {
-    Call::new(Install::Setuid, &env().alice, args).run(ns)
-}
-
-fn as_user(ns: &Netns, user: &TestUser, args: &[&str]) -> Outcome {
-    Call::new(Install::Setuid, user, args).run(ns)
-}
-
-fn bridges(names: &[&str]) -> Netns {
-    let ns = Netns::new();
-    for name in names {
-        ns.add_bridge(name);
-    }
-    ns
-}
+use common::{alice, as_user, env, Call, Install, Netns};
 
 fn set_owner_mode(path: &Path, uid: u32, gid: u32, mode: u32) {
     chown(path, Some(uid), Some(gid)).unwrap();
@@ -105,7 +89,7 @@ fn untrusted_acl_files_are_refused_with_name_and_reason() {
             )],
         ),
     ];
-    let ns = bridges(&["br0", "br1"]);
+    let ns = Netns::with_bridges(&["br0", "br1"]);
     let mut held = Vec::new();
     for (name, (top_uid, top_mode), (inc_uid, inc_gid, inc_mode), want) in cases {
         // bridge.conf grants br0; the include grants br1 (what a user would add).
@@ -136,7 +120,7 @@ fn untrusted_acl_files_are_refused_with_name_and_reason() {
 fn acl_files_in_untrusted_directories_are_refused() {
     let env = env();
     let (a, staff) = (env.alice.uid, env.staff_gid);
-    let ns = bridges(&["br0"]);
+    let ns = Netns::with_bridges(&["br0"]);
     let etc = ns.etc.clone();
     // A root-owned 0644 file in a directory alice owns (ns.run is alice's scratch space).
     let user_dir = ns.run.clone();
@@ -220,7 +204,7 @@ fn acl_files_in_untrusted_directories_are_refused() {
 /// an ACL. Each run is under `timeout -s KILL 10`, so a hang shows as exit 137.
 #[test]
 fn fifos_devices_and_directories_are_refused_without_blocking() {
-    let ns = bridges(&["br0"]);
+    let ns = Netns::with_bridges(&["br0"]);
     let fifo = ns.etc.join("fifo.conf");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
     let timeout = ["timeout", "-s", "KILL", "10"];
@@ -247,7 +231,7 @@ fn fifos_devices_and_directories_are_refused_without_blocking() {
 /// (SIGSEGV) on these; here each is one clear line naming the file and line, exit 1.
 #[test]
 fn include_cycles_and_deep_nesting_give_a_clear_error() {
-    let ns = bridges(&["br0"]);
+    let ns = Netns::with_bridges(&["br0"]);
     let cycle = "include cycle";
     let parse =
         |path: &str, line: usize| format!("fdb-bridge-helper: failed to parse acl file {path} line {line}: ");
@@ -365,7 +349,7 @@ fn mac_lines_grant_addresses_to_users_and_groups() {
     macs.dedup();
     assert_eq!(macs.len(), cases.len(), "each case claims a MAC of its own");
     let env = env();
-    let ns = bridges(&["br0"]);
+    let ns = Netns::with_bridges(&["br0"]);
     let mut held = Vec::new();
     for case in cases {
         ns.write_acl("bridge.conf", case.bridge_conf);

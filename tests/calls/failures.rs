@@ -1,18 +1,15 @@
 //! Every failure path through the setuid copy run as alice: exit 1, exactly one line
 //! `fdb-bridge-helper: failed to ...`, no fd sent, no tap left behind.
 
-mod common;
+use crate::common;
 
-use common::{env, Call, Frame, Install, Netns, PacketSock};
+use common::{alice, env, Call, Frame, Install, Mac, Netns, PacketSock};
 
 /// br0 managed, br1 plain, br2 not allowed (but named by a `managed` line, which grants
 /// nothing), br3 allowed and denied, veth0 (a veth) allowed but not a bridge, nosuch and a
 /// 15-byte name allowed but missing.
 fn setup() -> Netns {
-    let ns = Netns::new();
-    for br in ["br0", "br1", "br2", "br3"] {
-        ns.add_bridge(br);
-    }
+    let ns = Netns::with_bridges(&["br0", "br1", "br2", "br3"]);
     ns.add_plain_link("veth0");
     ns.write_acl(
         "bridge.conf",
@@ -20,10 +17,6 @@ fn setup() -> Netns {
          allow abcdefghijklmno\nmanaged br0\nmanaged br2\n",
     );
     ns
-}
-
-fn alice(ns: &Netns, args: &[&str]) -> common::Outcome {
-    Call::new(Install::Setuid, &env().alice, args).run(ns)
 }
 
 /// Runs each case and checks it fails with all of its expected substrings.
@@ -227,7 +220,7 @@ fn fdb_lines(ns: &Netns, mac: &str) -> Vec<String> {
 fn hijack_of_another_guests_mac_is_refused() {
     let env = env();
     let ns = setup();
-    let mac = common::random_mac();
+    let mac = Mac::random().to_string();
     let arg = format!("--mac={mac}");
     let a = alice(&ns, &["--use-vnet", "--br=br0", "--fd={fd}", &arg]).success(true);
     let entry = vec![format!("{mac} dev {} sticky master br0 static", a.name())];
@@ -289,16 +282,16 @@ fn a_holder_name_with_control_characters_is_escaped() {
 }
 
 /// A learned entry is another host's address: a guest takes it over only when an exact
-/// `mac` line assigns it (the prefix case is in tests/security_fdb.rs).
+/// `mac` line assigns it (the prefix case is in tests/frames/security_fdb.rs).
 #[test]
 fn a_learned_entry_is_replaced_only_for_an_exact_mac_line() {
     let ns = setup();
     ns.add_veth("br0", "vb0", "vp0");
-    let mac = common::random_mac();
+    let mac = Mac::random().to_string();
     let sock = PacketSock::open(&ns, "vp0");
     let frame = Frame {
         dst: [0xff; 6],
-        src: common::parse_mac(&mac),
+        src: Mac::parse(&mac).0,
         nonce: Frame::nonce(),
         tag: 1,
     };

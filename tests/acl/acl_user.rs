@@ -1,21 +1,9 @@
 //! The ACL as real users see it: read with the caller's permissions, per-user includes,
 //! our extension lines in includes, unreadable, broken and untrusted files.
 
-mod common;
+use crate::common;
 
-use common::{env, Call, Install, Netns, Outcome, TestUser};
-
-fn call(ns: &Netns, user: &TestUser, args: &[&str]) -> Outcome {
-    Call::new(Install::Setuid, user, args).run(ns)
-}
-
-fn bridges(names: &[&str]) -> Netns {
-    let ns = Netns::new();
-    for name in names {
-        ns.add_bridge(name);
-    }
-    ns
-}
+use common::{as_user, env, Netns};
 
 fn in_bridge(ns: &Netns, tap: &str, bridge: &str) -> bool {
     ns.ip(&format!("-o link show master {bridge}"))
@@ -29,12 +17,12 @@ const PLAIN: [&str; 3] = ["--use-vnet", "--br=br0", "--fd={fd}"];
 #[test]
 fn per_user_include_grants_only_its_reader() {
     let env = env();
-    let ns = bridges(&["br0"]);
+    let ns = Netns::with_bridges(&["br0"]);
     ns.write_acl("bridge.conf", "# per-user files\ninclude /etc/qemu/alice.conf\n");
     ns.write_acl_as("alice.conf", "allow br0\n", 0o640, 0, env.alice.gid);
-    let tap = call(&ns, &env.alice, &PLAIN).success(true);
+    let tap = as_user(&ns, &env.alice, &PLAIN).success(true);
     assert!(in_bridge(&ns, &tap.name(), "br0"));
-    call(&ns, &env.bob, &PLAIN).failure_leaving(
+    as_user(&ns, &env.bob, &PLAIN).failure_leaving(
         &ns,
         &["fdb-bridge-helper: failed to authorize bridge br0: access denied by acl file"],
         &[tap.name()],
@@ -46,13 +34,13 @@ fn per_user_include_grants_only_its_reader() {
 #[test]
 fn managed_line_in_an_include_takes_effect() {
     let env = env();
-    let ns = bridges(&["br0", "br1"]);
+    let ns = Netns::with_bridges(&["br0", "br1"]);
     ns.write_acl(
         "bridge.conf",
         "allow br0\nallow br1\ninclude /etc/qemu/managed.conf\n",
     );
     ns.write_acl("managed.conf", "  managed br0\n");
-    let tap = call(
+    let tap = as_user(
         &ns,
         &env.alice,
         &["--br=br0", "--fd={fd}", "--mac=52:54:00:aa:bb:01"],
@@ -71,13 +59,13 @@ fn managed_line_in_an_include_takes_effect() {
         )),
         "{fdb}"
     );
-    call(&ns, &env.alice, &PLAIN).failure_leaving(
+    as_user(&ns, &env.alice, &PLAIN).failure_leaving(
         &ns,
         &["failed to authorize bridge br0: ", "--mac"],
         &[tap.name()],
     );
     // br1 is not named by the managed line: a plain port, --mac ignored.
-    let plain = call(
+    let plain = as_user(
         &ns,
         &env.alice,
         &["--br=br1", "--fd={fd}", "--mac=52:54:00:aa:bb:02"],
@@ -96,31 +84,31 @@ fn managed_line_in_an_include_takes_effect() {
 #[test]
 fn include_stops_at_unknown_line_and_unreadable_include_is_skipped() {
     let env = env();
-    let ns = bridges(&["br0", "br1", "br2"]);
+    let ns = Netns::with_bridges(&["br0", "br1", "br2"]);
     ns.write_acl(
         "bridge.conf",
         "include /etc/qemu/mixed.conf\ninclude /etc/qemu/secret.conf\nallow br2\n",
     );
     ns.write_acl("mixed.conf", "allow br0\nfrobnicate br1\nallow br1\n");
     ns.write_acl_as("secret.conf", "deny br2\n", 0o600, 0, 0);
-    let tap = call(&ns, &env.alice, &PLAIN).success(true);
-    call(&ns, &env.alice, &["--br=br1", "--fd={fd}"]).failure_leaving(
+    let tap = as_user(&ns, &env.alice, &PLAIN).success(true);
+    as_user(&ns, &env.alice, &["--br=br1", "--fd={fd}"]).failure_leaving(
         &ns,
         &["failed to authorize bridge br1: access denied by acl file"],
         &[tap.name()],
     );
     // alice cannot read secret.conf, so its deny does not apply to her.
-    let tap2 = call(&ns, &env.alice, &["--br=br2", "--fd={fd}"]).success(false);
+    let tap2 = as_user(&ns, &env.alice, &["--br=br2", "--fd={fd}"]).success(false);
     assert!(in_bridge(&ns, &tap2.name(), "br2"));
 }
 
 #[test]
 fn allow_all_with_deny() {
     let env = env();
-    let ns = bridges(&["br0", "br1"]);
+    let ns = Netns::with_bridges(&["br0", "br1"]);
     ns.write_acl("bridge.conf", "deny br1\nallow all\n");
-    let tap = call(&ns, &env.bob, &PLAIN).success(true);
-    call(&ns, &env.bob, &["--br=br1", "--fd={fd}"]).failure_leaving(
+    let tap = as_user(&ns, &env.bob, &PLAIN).success(true);
+    as_user(&ns, &env.bob, &["--br=br1", "--fd={fd}"]).failure_leaving(
         &ns,
         &["failed to authorize bridge br1: access denied by acl file"],
         &[tap.name()],
@@ -130,35 +118,35 @@ fn allow_all_with_deny() {
 #[test]
 fn unreadable_missing_or_broken_top_file_fails() {
     let env = env();
-    let ns = bridges(&["br0"]);
+    let ns = Netns::with_bridges(&["br0"]);
     ns.write_acl_as("bridge.conf", "allow br0\n", 0o600, 0, 0);
-    call(&ns, &env.alice, &PLAIN).failure(
+    as_user(&ns, &env.alice, &PLAIN).failure(
         &ns,
         &["fdb-bridge-helper: failed to read acl file /etc/qemu/bridge.conf: Permission denied"],
     );
     std::fs::remove_file(ns.etc.join("bridge.conf")).unwrap();
-    call(&ns, &env.alice, &PLAIN).failure(
+    as_user(&ns, &env.alice, &PLAIN).failure(
         &ns,
         &["fdb-bridge-helper: failed to read acl file /etc/qemu/bridge.conf: No such file or directory"],
     );
     ns.write_acl("bridge.conf", "allow br0\nfrobnicate br0\n");
-    call(&ns, &env.alice, &PLAIN).failure(
+    as_user(&ns, &env.alice, &PLAIN).failure(
         &ns,
         &["fdb-bridge-helper: failed to parse acl file /etc/qemu/bridge.conf line 2: "],
     );
     // Control: the same directory with a good file works.
     ns.write_acl("bridge.conf", "allow br0\n");
-    call(&ns, &env.alice, &PLAIN).success(true);
+    as_user(&ns, &env.alice, &PLAIN).success(true);
 }
 
 /// README: only files no one but root could have written are honoured.
 #[test]
 fn acl_files_writable_by_others_are_not_trusted() {
     let env = env();
-    let ns = bridges(&["br0"]);
+    let ns = Netns::with_bridges(&["br0"]);
     ns.write_acl("bridge.conf", "include /etc/qemu/alice.conf\n");
     ns.write_acl_as("alice.conf", "allow br0\n", 0o644, env.alice.uid, env.alice.gid);
-    call(&ns, &env.alice, &PLAIN).failure(&ns, &["/etc/qemu/alice.conf", "not trusted"]);
+    as_user(&ns, &env.alice, &PLAIN).failure(&ns, &["/etc/qemu/alice.conf", "not trusted"]);
     ns.write_acl_as("bridge.conf", "allow br0\n", 0o664, 0, env.staff_gid);
-    call(&ns, &env.alice, &PLAIN).failure(&ns, &["/etc/qemu/bridge.conf", "not trusted"]);
+    as_user(&ns, &env.alice, &PLAIN).failure(&ns, &["/etc/qemu/bridge.conf", "not trusted"]);
 }

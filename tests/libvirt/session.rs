@@ -4,20 +4,17 @@
 //! test's mount namespace), and minimal TCG domains (64 MiB, no disk) started with
 //! virsh. After each case no tap, FDB entry or process is left.
 
-mod common;
+use crate::common;
 
 use common::libvirtd::{bin_dir, domain, Session};
 use common::load::Load;
-use common::{env, random_mac, wait_for, Install, Netns, Run};
+use common::{env, wait_for, Install, Mac, Netns, Run};
 
 const ROUNDS: usize = 20;
 
 /// br0 with a veth in it (the "uplink"), `acl` as bridge.conf, alice's session.
 fn session(acl: &str, hook: bool) -> Session<'static> {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
-    ns.add_veth("br0", "vb0", "vp0");
-    ns.write_acl("bridge.conf", acl);
+    let ns = Netns::with_uplink().with_acl(acl);
     Session::start(ns, &env().alice, hook)
 }
 
@@ -90,7 +87,7 @@ fn finish(mut s: Session) {
 #[test]
 fn a_plain_bridge_works_as_with_qemu_bridge_helper() {
     let s = session("allow br0\n", true);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     create(&s, "v1", &[("br0", &mac)]).unwrap();
     let tap = tap_of(&s, "v1", &mac);
     assert_eq!(s.ns.sysfs(&tap, "brport/learning"), "1");
@@ -105,7 +102,7 @@ fn a_plain_bridge_works_as_with_qemu_bridge_helper() {
 #[test]
 fn a_managed_bridge_gets_a_managed_port_with_the_domains_mac() {
     let s = session("allow br0\nmanaged br0\n", true);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     create(&s, "v1", &[("br0", &mac)]).unwrap();
     let tap = tap_of(&s, "v1", &mac);
     assert_managed(&s, &tap, &mac, false);
@@ -117,7 +114,7 @@ fn a_managed_bridge_gets_a_managed_port_with_the_domains_mac() {
 #[test]
 fn managed_and_locked() {
     let s = session("allow br0\nlocked br0\n", true);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     create(&s, "v1", &[("br0", &mac)]).unwrap();
     assert_managed(&s, &tap_of(&s, "v1", &mac), &mac, true);
     destroy(&s, "v1", &[&mac]);
@@ -127,7 +124,7 @@ fn managed_and_locked() {
 #[test]
 fn two_nics_on_one_managed_bridge() {
     let s = session("allow br0\nmanaged br0\n", true);
-    let (a, b) = (random_mac(), random_mac());
+    let (a, b) = (Mac::random().to_string(), Mac::random().to_string());
     create(&s, "v1", &[("br0", &a), ("br0", &b)]).unwrap();
     let (tap_a, tap_b) = (tap_of(&s, "v1", &a), tap_of(&s, "v1", &b));
     assert_ne!(tap_a, tap_b);
@@ -142,7 +139,7 @@ fn two_nics_on_one_managed_bridge() {
 #[test]
 fn destroy_then_start_again() {
     let s = session("allow br0\nmanaged br0\n", true);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let path = s.write_xml("v1", &domain("v1", &[("br0", &mac)]));
     s.virsh_ok(&["define", &path]);
     for _ in 0..2 {
@@ -159,7 +156,7 @@ fn destroy_then_start_again() {
 #[test]
 fn a_hot_plugged_nic_stays_pending_until_claimed_by_hand() {
     let s = session("allow br0\nmanaged br0\n", true);
-    let (first, plugged) = (random_mac(), random_mac());
+    let (first, plugged) = (Mac::random().to_string(), Mac::random().to_string());
     create(&s, "v1", &[("br0", &first)]).unwrap();
     s.virsh_ok(&[
         "attach-interface",
@@ -226,7 +223,7 @@ fn a_mac_outside_the_policy_fails_the_start_and_virsh_says_why() {
 #[test]
 fn without_the_hook_a_managed_bridge_refuses_with_the_hint() {
     let s = session("allow br0\nmanaged br0\n", false);
-    let mac = random_mac();
+    let mac = Mac::random().to_string();
     let want =
         "fdb-bridge-helper: failed to authorize bridge br0: the bridge is managed and needs the guest's MAC";
     let err = create(&s, "v1", &[("br0", &mac)]).expect_err("the start must fail");

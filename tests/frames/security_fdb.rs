@@ -7,29 +7,12 @@
 //! Negative frame checks are ordered: the unwanted frames go first and a broadcast after
 //! them, so seeing the broadcast is the barrier (plus the harness's 200 ms linger).
 
-mod common;
+use crate::common;
 
 use common::fdb::{claim_altname, set_tap_mac, FdbEntry};
-use common::{env, parse_mac, random_mac, Call, Frame, Install, Netns, PacketSock, TapFd, TestUser};
+use common::{env, Call, Frame, Install, Lan, Mac, Netns, TapFd, TestUser};
 
 const BROADCAST: [u8; 6] = [0xff; 6];
-
-/// br0 with a veth uplink vb0 whose peer vp0 is the LAN.
-struct Lan {
-    ns: Netns,
-    wire: PacketSock,
-    wire_mac: [u8; 6],
-}
-
-fn lan(acl: &str) -> Lan {
-    let ns = Netns::new();
-    ns.add_bridge("br0");
-    ns.add_veth("br0", "vb0", "vp0");
-    ns.write_acl("bridge.conf", acl);
-    let wire = PacketSock::open(&ns, "vp0");
-    let wire_mac = parse_mac(&ns.mac_of("vp0"));
-    Lan { ns, wire, wire_mac }
-}
 
 const MANAGED: &str = "allow br0\nmanaged br0\n";
 
@@ -54,7 +37,7 @@ impl Lan {
     /// (with no witness) the bridge shows an entry for `mac` on the uplink.
     fn source_on_lan(&self, mac: &str, witness: Option<&TapFd>) {
         let nonce = Frame::nonce();
-        self.send(nonce, 1, BROADCAST, parse_mac(mac));
+        self.send(nonce, 1, BROADCAST, Mac::parse(mac).0);
         match witness {
             Some(tap) => {
                 self.send(nonce, 2, BROADCAST, self.wire_mac);
@@ -74,7 +57,7 @@ impl Lan {
     fn lan_to(&self, dst: &str, count: u8, taps: &[&TapFd]) -> Vec<usize> {
         let nonce = Frame::nonce();
         for tag in 0..count {
-            self.send(nonce, tag, parse_mac(dst), self.wire_mac);
+            self.send(nonce, tag, Mac::parse(dst).0, self.wire_mac);
         }
         self.send(nonce, 255, BROADCAST, self.wire_mac);
         taps.iter()
@@ -122,8 +105,8 @@ fn refused_learned(lan: &Lan, mac: &str, learned: FdbEntry) {
 /// unicast to it all reaches the guest's fd and none leaves through the uplink.
 #[test]
 fn a_sticky_entry_survives_a_spoofed_frame_from_the_lan() {
-    let lan = lan(MANAGED);
-    let (mac, other_mac) = (random_mac(), random_mac());
+    let lan = Lan::new(MANAGED);
+    let (mac, other_mac) = (Mac::random().to_string(), Mac::random().to_string());
     let guest = lan.guest(&env().alice, &mac);
     let other = lan.guest(&env().bob, &other_mac);
     let before = port_entries(&lan.ns, &mac);
@@ -131,11 +114,11 @@ fn a_sticky_entry_survives_a_spoofed_frame_from_the_lan() {
     let after = port_entries(&lan.ns, &mac);
 
     let nonce = Frame::nonce();
-    let src = parse_mac(&other_mac);
+    let src = Mac::parse(&other_mac).0;
     for tag in 0..100 {
         other.write_frame(
             &Frame {
-                dst: parse_mac(&mac),
+                dst: Mac::parse(&mac).0,
                 src,
                 nonce,
                 tag,
@@ -178,8 +161,8 @@ fn a_sticky_entry_survives_a_spoofed_frame_from_the_lan() {
 /// and the guest can come back with the same MAC.
 #[test]
 fn nothing_is_left_of_a_spoofed_entry_when_the_tap_closes() {
-    let lan = lan(MANAGED);
-    let mac = random_mac();
+    let lan = Lan::new(MANAGED);
+    let mac = Mac::random().to_string();
     let guest = lan.guest(&env().alice, &mac);
     lan.source_on_lan(&mac, Some(&guest));
     let tap = guest.name();
@@ -207,8 +190,8 @@ fn nothing_is_left_of_a_spoofed_entry_when_the_tap_closes() {
 /// learned entry stays where it is.
 #[test]
 fn a_mac_learned_on_another_port_is_refused() {
-    let lan = lan(MANAGED);
-    let mac = random_mac();
+    let lan = Lan::new(MANAGED);
+    let mac = Mac::random().to_string();
     lan.source_on_lan(&mac, None);
     let learned = lan.ns.fdb_one(&mac);
     assert!(learned.dev == "vb0" && learned.learned(), "{learned:?}");
@@ -220,8 +203,8 @@ fn a_mac_learned_on_another_port_is_refused() {
 #[test]
 fn an_exact_mac_line_may_take_over_a_learned_mac() {
     for line in ["mac br0 {mac}", "mac br0 user=fbh-alice {mac}"] {
-        let mac = random_mac();
-        let lan = lan(&format!("{MANAGED}{}\n", line.replace("{mac}", &mac)));
+        let mac = Mac::random().to_string();
+        let lan = Lan::new(&format!("{MANAGED}{}\n", line.replace("{mac}", &mac)));
         lan.source_on_lan(&mac, None);
         let tap = lan.guest(&env().alice, &mac);
         assert_sticky_on(&lan.ns, &mac, &tap.name());
@@ -235,8 +218,8 @@ fn an_exact_mac_line_may_take_over_a_learned_mac() {
 /// address some other host is using: not enough to take a learned MAC.
 #[test]
 fn a_prefix_mac_line_does_not_take_over_a_learned_mac() {
-    let lan = lan(&format!("{MANAGED}mac br0 52:54:00:*\n"));
-    let mac = random_mac();
+    let lan = Lan::new(&format!("{MANAGED}mac br0 52:54:00:*\n"));
+    let mac = Mac::random().to_string();
     lan.source_on_lan(&mac, None);
     let learned = lan.ns.fdb_one(&mac);
     refused_learned(&lan, &mac, learned);
@@ -247,13 +230,13 @@ fn a_prefix_mac_line_does_not_take_over_a_learned_mac() {
 /// and asks for the victim's MAC. The victim's tap still claims it.
 #[test]
 fn a_mac_evicted_through_the_tap_fd_cannot_be_claimed_again() {
-    let lan = lan(MANAGED);
-    let (mac, attacker_mac) = (random_mac(), random_mac());
+    let lan = Lan::new(MANAGED);
+    let (mac, attacker_mac) = (Mac::random().to_string(), Mac::random().to_string());
     let victim = lan.guest(&env().alice, &mac);
     let attacker = lan.guest(&env().bob, &attacker_mac);
     let victim_tap = victim.name();
 
-    set_tap_mac(&attacker, parse_mac(&mac)).expect("SIOCSIFHWADDR to the victim's MAC");
+    set_tap_mac(&attacker, Mac::parse(&mac).0).expect("SIOCSIFHWADDR to the victim's MAC");
     let local = port_entries(&lan.ns, &mac);
     assert!(
         matches!(local.as_slice(), [e] if e.dev == attacker.name() && e.state == "permanent"),

@@ -1,20 +1,20 @@
-//! One helper call made exactly as QEMU makes it (net/tap.c `net_bridge_run_helper`): a
-//! socketpair, fork, the child keeps only its end (as `--fd=N`) besides 0-2 and execs the
-//! helper; the parent receives one byte with the tap fd in SCM_RIGHTS, then reaps the child.
+//! Calling a program exactly as QEMU calls its bridge helper (net/tap.c
+//! `net_bridge_run_helper`), for timing: a socketpair; fork; the child keeps only its end
+//! (as `--fd=N`) besides 0-2, becomes the caller and execs; the parent blocks in recvmsg for
+//! one byte with the tap fd in SCM_RIGHTS, then reaps the child with wait4 (its rusage).
+//! Nothing else happens between fork and the fd: no exec-status pipe, no output capture
+//! (the child's stderr is ours), unlike [`super::direct::spawn`].
 //!
 //! Everything this process opens is close-on-exec (std and our sockets, taps received with
 //! MSG_CMSG_CLOEXEC), so clearing FD_CLOEXEC on the child's end is all QEMU's fd sweep does.
-//! The bench process is single-threaded while it forks.
+//! The calling process must be single-threaded while it forks.
 
 use std::ffi::CString;
-use std::io::{self, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::sys::socket::{
-    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-};
+use super::call::{qemu_socketpair, receive};
 
 /// A program, its whole argv (argv[0] included: `sh` for QEMU's shell, a link's path for
 /// a MAC in argv[0]) and the caller it runs as; `{fd}` in an argument stands for the number
@@ -29,7 +29,7 @@ pub struct Program {
 
 /// A finished call: how long it took, what the child used, and the fd it sent, if any.
 #[derive(Debug)]
-pub struct Call {
+pub struct Done {
     pub fd: Option<OwnedFd>,
     pub elapsed: Duration,
     pub usage: Usage,
@@ -55,14 +55,17 @@ struct Child {
 
 /// Runs `program` once and waits for it: spawn, fd received, child reaped. A non-zero exit,
 /// a signal, or an fd where none was expected (or none where one was) is an error.
-pub fn call(program: &Program, expect_fd: bool) -> Result<Call, String> {
+pub fn call(program: &Program, expect_fd: bool) -> Result<Done, String> {
     let start = Instant::now();
     let child = start_child(program)?;
-    let fd = recv_fd(&child)?;
+    let fd = recv(&child)?;
     let usage = reap(&child)?;
     let elapsed = start.elapsed();
-    check_fd(&child, fd.is_some(), expect_fd)?;
-    Ok(Call { fd, elapsed, usage })
+    match (fd.is_some(), expect_fd) {
+        (true, false) => Err(format!("{}: sent an fd, expected none", child.what)),
+        (false, true) => Err(format!("{}: exit 0 without sending an fd", child.what)),
+        _ => Ok(Done { fd, elapsed, usage }),
+    }
 }
 
 /// Starts every program at once, then collects the fds and reaps the children. Returns the
@@ -70,7 +73,7 @@ pub fn call(program: &Program, expect_fd: bool) -> Result<Call, String> {
 pub fn call_all(programs: &[Program]) -> Result<(Duration, Vec<Result<OwnedFd, String>>), String> {
     let start = Instant::now();
     let children: Vec<Child> = programs.iter().map(start_child).collect::<Result<_, _>>()?;
-    let fds: Vec<Result<Option<OwnedFd>, String>> = children.iter().map(recv_fd).collect();
+    let fds: Vec<Result<Option<OwnedFd>, String>> = children.iter().map(recv).collect();
     let reaped: Vec<Result<Usage, String>> = children.iter().map(reap).collect();
     let elapsed = start.elapsed();
     let outcomes = children
@@ -85,13 +88,7 @@ pub fn call_all(programs: &[Program]) -> Result<(Duration, Vec<Result<OwnedFd, S
 }
 
 fn start_child(program: &Program) -> Result<Child, String> {
-    let (ours, theirs) = socketpair(
-        AddressFamily::Unix,
-        SockType::Stream,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(|e| format!("socketpair: {e}"))?;
+    let (ours, theirs) = qemu_socketpair();
     let number = theirs.as_raw_fd().to_string();
     let path = cstring(&program.path)?;
     let args: Vec<String> = (program.argv.iter())
@@ -150,29 +147,8 @@ fn fork_exec(
 }
 
 /// Blocks until the child sends (one byte + SCM_RIGHTS) or closes its end (no fd).
-fn recv_fd(child: &Child) -> Result<Option<OwnedFd>, String> {
-    let mut byte = [0u8; 2];
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([RawFd; 4]);
-    let flags = MsgFlags::MSG_CMSG_CLOEXEC;
-    let msg = loop {
-        match recvmsg::<()>(child.sock.as_raw_fd(), &mut iov, Some(&mut space), flags) {
-            Err(Errno::EINTR) => continue,
-            other => break other.map_err(|e| format!("{}: recvmsg: {e}", child.what))?,
-        }
-    };
-    let mut fds = Vec::new();
-    for cmsg in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
-        if let ControlMessageOwned::ScmRights(received) = cmsg {
-            // SAFETY: the kernel just installed these fds in this process; nobody else owns them.
-            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-    }
-    match (msg.bytes, fds.len()) {
-        (0, 0) => Ok(None),
-        (1, 1) => Ok(fds.pop()),
-        (bytes, n) => Err(format!("{}: sent {bytes} bytes and {n} fds", child.what)),
-    }
+fn recv(child: &Child) -> Result<Option<OwnedFd>, String> {
+    receive(&child.sock, true).map_err(|e| format!("{}: {e}", child.what))
 }
 
 /// waitpid with rusage; an error unless the child exited 0.
@@ -205,36 +181,4 @@ fn reap(child: &Child) -> Result<Usage, String> {
         format!("signal {}", libc::WTERMSIG(status))
     };
     Err(format!("{} failed ({how}); its stderr is above", child.what))
-}
-
-fn check_fd(child: &Child, got: bool, expected: bool) -> Result<(), String> {
-    match (got, expected) {
-        (true, false) => Err(format!("{}: sent an fd, expected none", child.what)),
-        (false, true) => Err(format!("{}: exit 0 without sending an fd", child.what)),
-        _ => Ok(()),
-    }
-}
-
-/// `on`: SCHED_FIFO priority 1 for this process, and so for every child it spawns, so that
-/// other work on a shared machine cannot preempt a call mid-way; returns false (and says
-/// so) where the policy is refused. Off: back to SCHED_OTHER.
-pub fn set_fifo(on: bool) -> Result<bool, String> {
-    let (policy, priority) = if on {
-        (libc::SCHED_FIFO, 1)
-    } else {
-        (libc::SCHED_OTHER, 0)
-    };
-    let param = libc::sched_param {
-        sched_priority: priority,
-    };
-    // SAFETY: `param` is a valid sched_param for the duration of the call.
-    if unsafe { libc::sched_setscheduler(0, policy, &param) } == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    if on {
-        println!("      (SCHED_FIFO refused: {err}; measuring at the normal policy)");
-        return Ok(false);
-    }
-    Err(format!("sched_setscheduler SCHED_OTHER: {err}"))
 }
