@@ -7,6 +7,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod evpn_vlan;
 mod vlan;
 
 use common::require_root;

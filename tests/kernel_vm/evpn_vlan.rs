@@ -7,18 +7,16 @@
 //! its libraries. One test, so that one boot serves every case; every check runs, and the test
 //! names those that failed.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::process::Command;
 
-use common::frr::{bgpd_conf, zebra_conf};
-use common::require_root;
-use common::vm::kernel::kernel;
-use common::vm::{Vm, VmRun, MODULES, USERS};
+use crate::common::frr::{bgpd_conf, zebra_conf};
+use crate::common::require_root;
+use crate::common::vm::kernel::kernel;
+use crate::common::vm::{Vm, VmRun, MODULES, USERS};
 
 /// Guest addresses: G1 alice's in VLAN 101 on A, G2 in VLAN 102 on A, G3 bob's in VLAN 101
 /// on B, G4 his in VLAN 102 on B.
@@ -44,7 +42,7 @@ fn vlan_aware_bridges_across_hosts() {
         "G1={G1}\nG2={G2}\nG3={G3}\nG4={G4}\nFRR={FRR_CONF}\nMODULES='{}'",
         names.join(" ")
     );
-    let mut vm = Vm::new(&format!("{vars}\n{}", include_str!("kernel_vm/evpn_vlan.sh"))).file(
+    let mut vm = Vm::new(&format!("{vars}\n{}", include_str!("evpn_vlan.sh"))).file(
         "/etc/qemu/bridge.conf",
         0o644,
         ACL,
