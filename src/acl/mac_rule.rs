@@ -8,7 +8,7 @@
 //! not any NSS source has a name for it (container uids, a directory that is down).
 #![forbid(unsafe_code)]
 
-use super::{parse_target, LineError, Target};
+use super::{parse_target, At, LineError, Target};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 
@@ -33,6 +33,8 @@ pub struct MacRule {
     pub bridge: Target,
     pub scope: Scope,
     pub spec: Spec,
+    /// Where the line is (set by the parser).
+    pub at: At,
 }
 
 /// Who is asking: the kernel's numbers, and the names NSS gives them. An id that no NSS
@@ -71,6 +73,7 @@ impl MacRule {
             bridge: parse_target(bridge.as_bytes())?,
             scope,
             spec,
+            at: At::default(),
         })
     }
 

@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 
 use super::mac_rule::parse_scope;
-use super::{parse_target, Caller, LineError, Scope, Target};
+use super::{parse_target, At, Caller, LineError, Scope, Target};
 use crate::ifname::IfName;
 use crate::vid::Vid;
 
@@ -21,6 +21,8 @@ pub struct VlanRule {
     pub vids: Vec<(Vid, Vid)>,
     /// A `vlan-default` line: its one VID is the caller's VLAN when the call names none.
     pub default: bool,
+    /// Where the line is (set by the parser).
+    pub at: At,
 }
 
 impl VlanRule {
@@ -57,6 +59,7 @@ impl VlanRule {
             scope,
             vids,
             default,
+            at: At::default(),
         })
     }
 
