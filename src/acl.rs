@@ -34,7 +34,7 @@ mod trace;
 mod vlan_rule;
 
 pub use mac_rule::{Caller, MacRule, Scope};
-pub(crate) use trace::{FileRead, Outcome, Trace};
+pub(crate) use trace::{Outcome, Trace};
 pub use vlan_rule::VlanRule;
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";

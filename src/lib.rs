@@ -15,6 +15,7 @@ mod acl;
 mod audit;
 mod cli;
 mod error;
+mod explain;
 mod ifname;
 mod mac;
 mod netlink;

@@ -143,8 +143,12 @@ mod tests {
     const TOP: &str = "/etc/qemu/bridge.conf";
     const OURS: &str = "/etc/qemu/fdb-bridge-helper.conf";
 
-    /// (path, line, short name of the finding) for each problem.
-    fn run(files: &[(&str, Option<&str>)]) -> Vec<(String, Option<usize>, &'static str)> {
+    /// Paths and contents; `None`: the file exists but cannot be read.
+    type Files<'a> = Vec<(&'a str, Option<&'a str>)>;
+    /// Path, line and the short name of a finding.
+    type Found = (String, Option<usize>, &'static str);
+
+    fn run(files: &[(&str, Option<&str>)]) -> Vec<Found> {
         let files: HashMap<&str, Option<&str>> = files.iter().copied().collect();
         let read = |p: &Path| match files.get(p.to_str().unwrap()) {
             Some(Some(text)) if text.starts_with("UNTRUSTED") => {
@@ -186,13 +190,13 @@ mod tests {
             .collect()
     }
 
-    fn p(path: &str, line: Option<usize>, kind: &'static str) -> (String, Option<usize>, &'static str) {
+    fn p(path: &str, line: Option<usize>, kind: &'static str) -> Found {
         (path.into(), line, kind)
     }
 
     #[test]
     fn table() {
-        let cases: Vec<(Vec<(&str, Option<&str>)>, Vec<_>)> = vec![
+        let cases: Vec<(Files, Vec<Found>)> = vec![
             // Clean: our lines in our file only.
             (
                 vec![(TOP, Some("allow br0\n# c\n")), (OURS, Some("managed br0\nmac br0 52:54:00:*\n"))],

@@ -46,7 +46,10 @@ impl Trace {
             Err(ReadError::Io(e)) if from.is_none() && e.kind() == io::ErrorKind::NotFound => {
                 (Outcome::Absent, Vec::new())
             }
-            Err(ReadError::Io(e)) => (Outcome::Unreadable(crate::text::Reason(e).to_string()), Vec::new()),
+            Err(ReadError::Io(e)) => (
+                Outcome::Unreadable(crate::text::Reason(e).to_string()),
+                Vec::new(),
+            ),
             Err(ReadError::Untrusted(why)) => (Outcome::Untrusted(why.clone()), Vec::new()),
         };
         self.files.push(FileRead {
@@ -92,10 +95,16 @@ mod tests {
     #[test]
     fn files_and_lines() {
         let files: HashMap<&str, Option<&str>> = [
-            ("/q/bridge.conf", Some("allow br0\ninclude /q/alice.conf\ninclude /q/bob.conf\n")),
+            (
+                "/q/bridge.conf",
+                Some("allow br0\ninclude /q/alice.conf\ninclude /q/bob.conf\n"),
+            ),
             ("/q/alice.conf", None),
             ("/q/bob.conf", Some("deny br0\nbogus line\nallow br9\n")),
-            ("/q/ours.conf", Some("# ours\nmanaged br0\nmac br0 user=#5 52:54:00:*\n")),
+            (
+                "/q/ours.conf",
+                Some("# ours\nmanaged br0\nmac br0 user=#5 52:54:00:*\n"),
+            ),
         ]
         .into_iter()
         .collect();
@@ -107,8 +116,14 @@ mod tests {
         let (acl, trace) = load_both_traced(Path::new("/q/bridge.conf"), Path::new("/q/ours.conf"), &read);
         let acl = acl.unwrap();
         let paths: Vec<_> = trace.files.iter().map(|f| f.path.to_str().unwrap()).collect();
-        assert_eq!(paths, ["/q/bridge.conf", "/q/alice.conf", "/q/bob.conf", "/q/ours.conf"]);
-        assert_eq!(trace.files[1].outcome, Outcome::Unreadable("Permission denied".into()));
+        assert_eq!(
+            paths,
+            ["/q/bridge.conf", "/q/alice.conf", "/q/bob.conf", "/q/ours.conf"]
+        );
+        assert_eq!(
+            trace.files[1].outcome,
+            Outcome::Unreadable("Permission denied".into())
+        );
         assert_eq!(trace.files[1].from, Some(At { file: 0, line: 2 }));
         assert!(trace.files[1].text.is_empty(), "nothing of an unreadable file");
         let stopped = Some((2, LineError::UnknownDirective("bogus".into())));
@@ -117,7 +132,10 @@ mod tests {
         assert_eq!(deny.at, At { file: 2, line: 1 });
         assert_eq!(trace.line(deny.at).as_deref(), Some("deny br0"));
         assert_eq!(acl.macs[0].at, At { file: 3, line: 3 });
-        assert_eq!(trace.line(acl.macs[0].at).as_deref(), Some("mac br0 user=#5 52:54:00:*"));
+        assert_eq!(
+            trace.line(acl.macs[0].at).as_deref(),
+            Some("mac br0 user=#5 52:54:00:*")
+        );
         assert_eq!(trace.line(At { file: 1, line: 1 }), None);
         assert_eq!(acl.rules.len(), 3, "br9 after the bad line is not read");
     }
@@ -132,9 +150,13 @@ mod tests {
         assert!(acl.is_ok());
         assert_eq!(trace.files[1].outcome, Outcome::Absent);
         let untrusted = |_: &Path| Err(ReadError::Untrusted("is owned by uid 5, not root".into()));
-        let (acl, trace) = load_both_traced(Path::new("/q/bridge.conf"), Path::new("/q/ours.conf"), &untrusted);
+        let (acl, trace) =
+            load_both_traced(Path::new("/q/bridge.conf"), Path::new("/q/ours.conf"), &untrusted);
         assert!(acl.is_err());
         assert_eq!(trace.files.len(), 1, "the trace ends with the file that failed");
-        assert_eq!(trace.files[0].outcome, Outcome::Untrusted("is owned by uid 5, not root".into()));
+        assert_eq!(
+            trace.files[0].outcome,
+            Outcome::Untrusted("is owned by uid 5, not root".into())
+        );
     }
 }
