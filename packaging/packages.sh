@@ -66,7 +66,7 @@ list=$(rpm -qlvp "$rpm" 2>/dev/null)
 echo "$list"
 # mode, owner, group of each installed path.
 want() {
-    echo "$list" | awk -v p="$2" '$NF == p { print $1, $3, $4 }' | grep -qx "$1 root root" ||
+    echo "$list" | awk -v p="$2" '$NF == p { print $1, $3, $4 }' | grep -qx -- "$1 root root" ||
         fail "$rpm: $2 is not $1 root root"
 }
 want -rwsr-xr-x "$helper"
