@@ -399,6 +399,24 @@ pub fn check_cli(data: &[u8]) {
             let used = 2 + vnet + mac.len() + vlan.len();
             assert_eq!(text.len(), used, "arguments ignored in {text:?}");
         }
+        Ok(Command::Explain(req)) => {
+            // `--explain` and its request, nothing ignored, never an --fd.
+            assert!(text.iter().any(|a| a == "--explain"), "explain from {text:?}");
+            assert_eq!(
+                values(&text, "--br="),
+                [req.bridge.as_str()],
+                "bridge from {text:?}"
+            );
+            assert!(values(&text, "--fd=").is_empty(), "fd with explain in {text:?}");
+        }
+        Ok(Command::Check(file)) => {
+            assert_eq!(text[0], "--check", "check from {text:?}");
+            assert_eq!(
+                text.len(),
+                1 + usize::from(file.is_some()),
+                "arguments ignored in {text:?}"
+            );
+        }
         Ok(Command::Claim(req)) => {
             // Exactly `--claim=TAP --mac=MAC`, nothing ignored.
             assert_eq!(text.len(), 2, "arguments ignored in {text:?}");

@@ -13,6 +13,8 @@ pkgs="qemu-system-x86 qemu-system-common iproute2 strace libcap2-bin util-linux 
 pkgs="$pkgs busybox-static gcc libc6-dev xz-utils binutils frr"
 # libvirt's session daemon and virsh, for the libvirt test tier (tests/libvirt/, `cargo test --test libvirt`).
 pkgs="$pkgs libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
+# The package checks (packaging/packages.sh): lintian for the .deb, rpm for the .rpm.
+pkgs="$pkgs lintian rpm"
 missing=""
 for pkg in $pkgs; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"

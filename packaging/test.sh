@@ -58,10 +58,13 @@ step clippy cargo clippy --locked --all-targets -- -D warnings
 step build cargo build --locked --workspace --bins
 # --no-fail-fast: a test binary that crashes must not hide the results of the others.
 step test cargo test --locked --no-fail-fast "$@"
+# The .deb and .rpm: built, checked, the .deb installed, used by QEMU and purged.
+# Skipped when arguments pick tests: it builds the release binaries and two packages.
+if [ $# -eq 0 ]; then step packages packaging/packages.sh; fi
 # The benchmark in smoke mode keeps it from rotting; its figures are not meaningful here.
 step bench cargo bench --locked --bench helper -- --quick
 if [ -n "$failed" ]; then
     echo "fdb-bridge-helper: failed to pass the test suite: failed steps:$failed" >&2
     exit 1
 fi
-echo "all steps passed: fmt clippy build test bench"
+echo "all steps passed: fmt clippy build test packages bench"

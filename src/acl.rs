@@ -28,28 +28,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::ifname::{IfName, IfNameError, IFNAMSIZ};
+pub(crate) mod check;
 mod mac_rule;
+mod trace;
 mod vlan_rule;
 
 pub use mac_rule::{Caller, MacRule, Scope};
-
-/// Callers for the line tables of `mac` and `vlan` rules: alice in group lab, bob alone.
-#[cfg(test)]
-pub(crate) fn test_callers() -> (Caller, Caller) {
-    let alice = Caller {
-        uid: 1000,
-        user: Some("alice".into()),
-        gids: vec![1000, 200],
-        groups: vec!["alice".into(), "lab".into()],
-    };
-    let bob = Caller {
-        uid: 1001,
-        user: Some("bob".into()),
-        gids: vec![1001],
-        groups: vec!["bob".into()],
-    };
-    (alice, bob)
-}
+pub(crate) use trace::{Outcome, Trace};
 pub use vlan_rule::VlanRule;
 
 pub const DEFAULT_PATH: &str = "/etc/qemu/bridge.conf";
@@ -85,10 +70,20 @@ impl Target {
     }
 }
 
+/// Where a line is: the index of its file among those the parser tried, in order (see
+/// [`Trace`]), and its line number. Two integers per rule, so that `--explain` can name the
+/// lines that decided while the normal path keeps no text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct At {
+    pub file: u16,
+    pub line: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub verb: Verb,
     pub target: Target,
+    pub at: At,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -201,7 +196,7 @@ pub type Reader<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, ReadError>;
 
 /// Reads one top file, `path`, and its includes through `read` (the fuzzer's in-memory files).
 pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
-    let mut parser = Parser::new(read);
+    let mut parser = Parser::new(read, false);
     parser.top(path, false)?;
     Ok(parser.acl)
 }
@@ -211,30 +206,70 @@ pub fn load_with(path: &Path, read: Reader<'_>) -> Result<Acl, Error> {
 /// permissions and honours only files that no one but root could have written; in the
 /// tests, a table.
 pub fn load_both_with(top: &Path, ours: &Path, read: Reader<'_>) -> Result<Acl, Error> {
-    let mut parser = Parser::new(read);
+    let mut parser = Parser::new(read, false);
     parser.top(top, false)?;
     parser.top(ours, true)?;
     Ok(parser.acl)
 }
 
+/// [`load_both_with`], also keeping what `--explain` shows: every file it tried, with its
+/// outcome and, for those it read, their text (see [`Trace`]). The trace is there on
+/// failure too: it ends with the file that failed.
+pub fn load_both_traced(top: &Path, ours: &Path, read: Reader<'_>) -> (Result<Acl, Error>, Trace) {
+    let mut parser = Parser::new(read, true);
+    let result = parser.top(top, false).and_then(|()| parser.top(ours, true));
+    let trace = parser.trace.take().unwrap_or_default();
+    (result.map(|()| parser.acl), trace)
+}
+
+/// One line, parsed: what the parser adds to the ACL, or an include to follow.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// Empty, or a comment.
+    Blank,
+    Include(PathBuf),
+    Rule(Verb, Target),
+    Mac(MacRule),
+    Vlan(VlanRule),
+}
+
+impl Line {
+    /// Lines qemu-bridge-helper does not know: it refuses them in bridge.conf and stops at
+    /// them in an include.
+    pub(crate) fn is_extension(&self) -> bool {
+        matches!(
+            self,
+            Self::Rule(Verb::Managed | Verb::Locked, _) | Self::Mac(_) | Self::Vlan(_)
+        )
+    }
+}
+
 struct Parser<'a> {
     read: Reader<'a>,
     acl: Acl,
-    stack: Vec<PathBuf>,
+    /// The files being read, outermost first, with their index (see [`At`]).
+    stack: Vec<(PathBuf, u16)>,
+    /// How many files were tried so far: the next file's index.
+    tried: u16,
+    trace: Option<Trace>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(read: Reader<'a>) -> Self {
+    fn new(read: Reader<'a>, traced: bool) -> Self {
         Self {
             read,
             acl: Acl::default(),
             stack: Vec::new(),
+            tried: 0,
+            trace: traced.then(Trace::default),
         }
     }
 
     /// A top file: failing to read it is fatal, except that an `optional` one may be absent.
     fn top(&mut self, path: &Path, optional: bool) -> Result<(), Error> {
-        let text = match (self.read)(path) {
+        let read = (self.read)(path);
+        let index = self.tried(path, None, &read);
+        let text = match read {
             Ok(text) => text,
             Err(ReadError::Io(e)) if optional && e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(source) => {
@@ -244,87 +279,104 @@ impl<'a> Parser<'a> {
                 })
             }
         };
-        self.file(path, &text, true)
+        self.file(path, index, &text, true)
     }
 
-    fn file(&mut self, path: &Path, text: &[u8], top: bool) -> Result<(), Error> {
-        self.stack.push(path.to_owned());
-        let result = self.lines(path, text, top);
+    /// Counts a file tried and, when tracing, records how it went; returns its index.
+    fn tried(&mut self, path: &Path, from: Option<At>, read: &Result<Vec<u8>, ReadError>) -> u16 {
+        let index = self.tried;
+        self.tried = self.tried.saturating_add(1);
+        if let Some(trace) = &mut self.trace {
+            trace.record(path, from, read);
+        }
+        index
+    }
+
+    fn file(&mut self, path: &Path, index: u16, text: &[u8], top: bool) -> Result<(), Error> {
+        self.stack.push((path.to_owned(), index));
+        let result = self.lines(path, index, text, top);
         self.stack.pop();
         result
     }
 
-    fn lines(&mut self, path: &Path, text: &[u8], top: bool) -> Result<(), Error> {
+    fn lines(&mut self, path: &Path, file: u16, text: &[u8], top: bool) -> Result<(), Error> {
         for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+            let at = At {
+                file,
+                line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            };
             let fail = |reason| Error::Parse {
                 path: path.to_owned(),
                 line: index + 1,
                 reason,
             };
-            match self.line(raw) {
-                Ok(None) => {}
-                Ok(Some(include)) => self.include(&include, &fail)?,
+            match parse_line(raw) {
+                Ok(Line::Blank) => {}
+                Ok(Line::Include(include)) => self.include(&include, at, &fail)?,
+                Ok(Line::Rule(verb, target)) => self.acl.rules.push(Rule { verb, target, at }),
+                Ok(Line::Mac(rule)) => self.acl.macs.push(MacRule { at, ..rule }),
+                Ok(Line::Vlan(rule)) => self.acl.vlans.push(VlanRule { at, ..rule }),
                 // As qemu-bridge-helper: an include's first bad line ends that include.
-                Err(reason) if !top && !reason.is_hazard() => break,
+                Err(reason) if !top && !reason.is_hazard() => {
+                    if let Some(trace) = &mut self.trace {
+                        trace.stopped(file, at.line, reason);
+                    }
+                    break;
+                }
                 Err(reason) => return Err(fail(reason)),
             }
         }
         Ok(())
     }
 
-    /// Follows an include; `fail` locates an error of the include line itself.
-    fn include(&mut self, path: &Path, fail: &dyn Fn(LineError) -> Error) -> Result<(), Error> {
+    /// Follows an include; `fail` locates an error of the include line itself, at `at`.
+    fn include(&mut self, path: &Path, at: At, fail: &dyn Fn(LineError) -> Error) -> Result<(), Error> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(fail(LineError::TooDeep));
         }
-        if self.stack.iter().any(|p| p == path) {
+        if self.stack.iter().any(|(p, _)| p == path) {
             return Err(fail(LineError::Cycle));
         }
-        match (self.read)(path) {
-            Ok(text) => self.file(path, &text, false),
+        let read = (self.read)(path);
+        let index = self.tried(path, Some(at), &read);
+        match read {
+            Ok(text) => self.file(path, index, &text, false),
             Err(ReadError::Untrusted(why)) => Err(fail(LineError::UntrustedInclude(path.to_owned(), why))),
             // As qemu-bridge-helper: an include the caller cannot read is skipped.
             Err(ReadError::Io(_)) => Ok(()),
         }
     }
+}
 
-    /// One line; returns the path of an `include`, which the caller follows.
-    fn line(&mut self, raw: &[u8]) -> Result<Option<PathBuf>, LineError> {
-        if raw.len() > MAX_LINE {
-            return Err(LineError::LineTooLong);
-        }
-        if raw.contains(&0) {
-            return Err(LineError::Nul);
-        }
-        let rest = trim_start(raw);
-        if rest.is_empty() || rest[0] == b'#' {
-            return Ok(None);
-        }
-        let split = find(rest, b' ').or_else(|| find(rest, b'\t'));
-        let split = split.ok_or(LineError::NoArgument)?;
-        let (directive, arg) = (&rest[..split], trim_end(trim_start(&rest[split + 1..])));
-        let verb = match directive {
-            b"include" => return include_path(arg).map(Some),
-            b"allow" => Verb::Allow,
-            b"deny" => Verb::Deny,
-            b"managed" => Verb::Managed,
-            b"locked" => Verb::Locked,
-            b"mac" => {
-                self.acl.macs.push(MacRule::parse(arg)?);
-                return Ok(None);
-            }
-            b"vlan" | b"vlan-default" => {
-                let rule = VlanRule::parse(arg, directive == b"vlan-default")?;
-                self.acl.vlans.push(rule);
-                return Ok(None);
-            }
-            _ if arg.len() >= IFNAMSIZ => return Err(LineError::NameTooLong(arg.len())),
-            _ => return Err(LineError::UnknownDirective(lossy(directive))),
-        };
-        let target = parse_target(arg)?;
-        self.acl.rules.push(Rule { verb, target });
-        Ok(None)
+/// One line, as qemu-bridge-helper splits it, plus our directives.
+pub(crate) fn parse_line(raw: &[u8]) -> Result<Line, LineError> {
+    if raw.len() > MAX_LINE {
+        return Err(LineError::LineTooLong);
     }
+    if raw.contains(&0) {
+        return Err(LineError::Nul);
+    }
+    let rest = trim_start(raw);
+    if rest.is_empty() || rest[0] == b'#' {
+        return Ok(Line::Blank);
+    }
+    let split = find(rest, b' ').or_else(|| find(rest, b'\t'));
+    let split = split.ok_or(LineError::NoArgument)?;
+    let (directive, arg) = (&rest[..split], trim_end(trim_start(&rest[split + 1..])));
+    let verb = match directive {
+        b"include" => return include_path(arg).map(Line::Include),
+        b"allow" => Verb::Allow,
+        b"deny" => Verb::Deny,
+        b"managed" => Verb::Managed,
+        b"locked" => Verb::Locked,
+        b"mac" => return MacRule::parse(arg).map(Line::Mac),
+        b"vlan" | b"vlan-default" => {
+            return VlanRule::parse(arg, directive == b"vlan-default").map(Line::Vlan)
+        }
+        _ if arg.len() >= IFNAMSIZ => return Err(LineError::NameTooLong(arg.len())),
+        _ => return Err(LineError::UnknownDirective(lossy(directive))),
+    };
+    Ok(Line::Rule(verb, parse_target(arg)?))
 }
 
 pub(crate) fn parse_target(arg: &[u8]) -> Result<Target, LineError> {

@@ -10,7 +10,9 @@ use crate::mac::{MacAddr, MacError};
 use crate::text::clip;
 use crate::vid::{Vid, VidError};
 
+mod admin;
 mod claim;
+pub use admin::ExplainRequest;
 pub use claim::ClaimRequest;
 
 /// How much of an argument a message echoes: enough to recognise it, never unbounded.
@@ -19,6 +21,8 @@ const ECHO: usize = 256;
 pub const USAGE: &str = "\
 usage: fdb-bridge-helper [--use-vnet] --br=BRIDGE --fd=UNIXFD [--mac=MAC] [--vlan=VID]
        fdb-bridge-helper --claim=TAP --mac=MAC
+       fdb-bridge-helper --explain --br=BRIDGE [--mac=MAC] [--vlan=VID] [--use-vnet]
+       fdb-bridge-helper --check [FILE]
        fdb-bridge-helper -h | --help | -V | --version
 
 Creates a tap, adds it to BRIDGE if /etc/qemu/bridge.conf allows it, and sends the
@@ -32,6 +36,8 @@ untagged in VLAN VID only.
   --fd=UNIXFD    a connected AF_UNIX stream socket (not 0-2) to send the tap's fd over
   --mac=MAC      the guest's MAC; required on a managed bridge
   --vlan=VID     the VLAN (1-4094) the guest's port is in, untagged; see vlan lines
+  --explain      print, as JSON, what this call would do and why; change nothing
+  --check [FILE] (root) list every problem in the acl files, or in FILE
   -h, --help     print this help and exit; only alone
   -V, --version  print the version and exit; only alone
 
@@ -48,6 +54,10 @@ pub enum Command {
     Attach(Request),
     /// Step two of a managed port made without a MAC (the libvirt hook's call).
     Claim(ClaimRequest),
+    /// What a real call would do, and why; changes nothing.
+    Explain(ExplainRequest),
+    /// Every problem in the ACL files (both top files, or this one), for root.
+    Check(Option<std::path::PathBuf>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -71,6 +81,9 @@ pub enum ArgError {
     Tap(String, IfNameError),
     /// An argument other than `--mac` beside `--claim`.
     NotWithClaim(String),
+    /// An argument `--explain` does not take.
+    NotWithExplain(String),
+    CheckUsage,
     Fd(String),
     Mac(String, MacError),
     Vlan(String, VidError),
@@ -91,6 +104,12 @@ impl fmt::Display for ArgError {
                 "{:?} is not accepted with --claim, which takes exactly --claim=TAP --mac=MAC",
                 clip(arg, ECHO)
             ),
+            Self::NotWithExplain(arg) => write!(
+                f,
+                "{:?} is not accepted with --explain, which takes --br=BRIDGE [--mac=MAC] [--vlan=VID] [--use-vnet]",
+                clip(arg, ECHO)
+            ),
+            Self::CheckUsage => f.write_str("--check takes one optional FILE and nothing else: --check [FILE]"),
             Self::Fd(text) => write!(
                 f,
                 "invalid --fd {:?}: expected a decimal fd number",
@@ -123,6 +142,12 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
             "--version" | "-V" => return Ok(Command::Version),
             _ => {}
         }
+    }
+    if args.iter().any(|a| a == "--explain") {
+        return admin::explain(&args);
+    }
+    if args.iter().any(|a| a == "--check") {
+        return admin::check(&args);
     }
     if args.iter().any(|a| a.starts_with("--claim=")) {
         return claim::parse(&args);
@@ -171,10 +196,14 @@ pub fn parse_invocation<I: IntoIterator<Item = OsString>>(
     };
     match command {
         // A claim always has its --mac already.
-        Command::Attach(Request { mac: Some(_), .. }) | Command::Claim(_) => {
-            Err(ArgError::Duplicate("--mac"))
-        }
+        Command::Attach(Request { mac: Some(_), .. })
+        | Command::Claim(_)
+        | Command::Explain(ExplainRequest { mac: Some(_), .. }) => Err(ArgError::Duplicate("--mac")),
         Command::Attach(request) => Ok(Command::Attach(Request {
+            mac: Some(mac),
+            ..request
+        })),
+        Command::Explain(request) => Ok(Command::Explain(ExplainRequest {
             mac: Some(mac),
             ..request
         })),

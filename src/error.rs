@@ -12,6 +12,7 @@ use nix::errno::Errno;
 use nix::unistd::{Gid, Uid};
 
 use crate::acl;
+use crate::acl::check::{Finding, Problem};
 use crate::cli::ArgError;
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
@@ -155,6 +156,14 @@ pub(crate) enum Error {
         fd: i32,
         source: io::Error,
     },
+    /// `--explain`: the refusal `netlink::claim` would give now.
+    ForeseeFdb {
+        mac: MacAddr,
+        vlan: Option<Vid>,
+        source: ClaimError,
+    },
+    /// `--check` by anyone but root.
+    CheckNotRoot,
 }
 
 /// Each call of the privilege drop is a step of its own.
@@ -245,6 +254,14 @@ impl fmt::Display for Error {
             Self::SendFd { tap, fd, source } => {
                 write!(f, "failed to send {tap} to fd {fd}: {}", Reason(source))
             }
+            Self::ForeseeFdb { mac, vlan, source } => {
+                let vlan = vlan.map(|v| format!(" vlan {v}")).unwrap_or_default();
+                write!(f, "failed to add fdb entry {mac}{vlan} on the new tap: {source}")
+            }
+            Self::CheckNotRoot => f.write_str(
+                "failed to check the acl files: --check is for root (the files may include others that \
+                 only root can read); as a user, --explain shows what applies to you",
+            ),
             Self::SetOwner { tap, source } => {
                 write!(f, "failed to set the owner of {tap}: {}", Reason(source))
             }
@@ -318,6 +335,66 @@ impl fmt::Display for SeccompError {
         match self {
             Self::Build(e) => write!(f, "building it: {e}"),
             Self::Install(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// One line of `--check`: `PATH line N: error: …`, as a compiler says it.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match self.line {
+            Some(line) => write!(f, "{path} line {line}: ")?,
+            None => write!(f, "{path}: ")?,
+        }
+        let severity = if self.is_error() { "error" } else { "warning" };
+        match &self.finding {
+            Finding::Read(why) => write!(f, "{severity}: failed to read it: {why}; every request is refused"),
+            Finding::Line {
+                reason,
+                ends_include: true,
+            } => write!(
+                f,
+                "{severity}: {reason}; this include ends here (as in qemu-bridge-helper): the lines after it are ignored"
+            ),
+            Finding::Line { reason, .. } => write!(f, "{severity}: {reason}; every request is refused"),
+            Finding::Extension { top: true } => write!(
+                f,
+                "{severity}: qemu-bridge-helper reads this file too and refuses this line (\"failed to parse \
+                 default acl file\"): move it to {}",
+                acl::EXTENSION_PATH
+            ),
+            Finding::Extension { top: false } => write!(
+                f,
+                "{severity}: qemu-bridge-helper reads this include too and stops at this line (an error on \
+                 every call, and the lines after it ignored): move it to {} or a file it includes",
+                acl::EXTENSION_PATH
+            ),
+            Finding::Skipped(path, why) => write!(f, "{severity}: include {} skipped: {why}", path.display()),
+        }
+    }
+}
+
+/// The last line of `--check`.
+pub(crate) struct CheckSummary {
+    pub files: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl fmt::Display for CheckSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            files,
+            errors,
+            warnings,
+        } = self;
+        match (errors, warnings) {
+            (0, 0) => write!(f, "{files} acl files checked: parsed OK"),
+            _ => write!(
+                f,
+                "{files} acl files checked: {errors} errors, {warnings} warnings"
+            ),
         }
     }
 }

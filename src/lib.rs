@@ -6,7 +6,7 @@
 //! 1. leaf types and text: `text`, `ifname`, `mac`, `vid`;
 //! 2. pure parsing and policy (`#![forbid(unsafe_code)]`, table-tested beside the code):
 //!    `cli`, `acl` (with its `mac` and `vlan` rules), `policy`, `plan` (the decision as a value),
-//!    `audit` (the log line);
+//!    `audit` (the log line), `explain` (`--explain`'s JSON);
 //! 3. the kernel: `sys` (every `unsafe`), `netlink` (pure message builders and one
 //!    send-and-ack socket);
 //! 4. `error` (every message) and `run` (the steps, in order).
@@ -15,6 +15,7 @@ mod acl;
 mod audit;
 mod cli;
 mod error;
+mod explain;
 mod ifname;
 mod mac;
 mod netlink;

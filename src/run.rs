@@ -20,6 +20,9 @@ use crate::sys::{libvirt, privs, random, seccomp, socket::SocketFd, stderr, trus
 use crate::text::{clip, Reason};
 use crate::vid::Vid;
 
+mod check;
+mod explain;
+
 /// A refusal is one line; it quotes argv, so it is bounded.
 const MAX_MESSAGE: usize = 2048;
 /// How long a refusal waits for the reader of a stderr pipe (libvirt's) before the
@@ -52,6 +55,8 @@ struct Held {
     named: bool,
     /// Whether stderr is a pipe, asked before the seccomp filter.
     stderr_pipe: bool,
+    /// `--explain` and `--check`: the exit status, their output printed (no audit line).
+    exit: Option<i32>,
 }
 
 fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut Held) -> Result<(), Error> {
@@ -68,6 +73,8 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     let request = match parsed {
         Command::Attach(request) => request,
         Command::Claim(request) => return claim(request, held),
+        Command::Explain(request) => return explain::explain(request, tun, held),
+        Command::Check(file) => return check::check(file.as_deref(), held),
         Command::Help => return print(cli::USAGE),
         Command::Version => return print(concat!("fdb-bridge-helper ", env!("CARGO_PKG_VERSION"), "\n")),
     };
@@ -94,22 +101,8 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
     // 4. The decision, as a plan. Without a MAC, a managed bridge gets a pending port if
     //    the libvirt hook is there to claim it.
     let caller = privs::caller(user, acl.names_groups());
-    let grant = match request.mac {
-        Some(mac) => policy::authorize(&acl, &request.bridge, Some(mac), &caller),
-        None => policy::authorize_pending(&acl, &request.bridge, &caller, libvirt::hook_installed()),
-    };
-    let grant = grant.map_err(|denial| Error::Authorize {
-        bridge: request.bridge.clone(),
-        denial,
-    })?;
-    let vlan = policy::authorize_vlan(&acl, &request.bridge, request.vlan, &caller).map_err(|denial| {
-        Error::AuthorizeVlan {
-            bridge: request.bridge.clone(),
-            denial,
-        }
-    })?;
-    let plan = Plan::new(&request, grant, vlan);
-    held.fields.vlan = vlan;
+    let plan = decide(&acl, &request, &caller, libvirt::hook_installed())?;
+    held.fields.vlan = plan.vlan;
     held.fields.mode = Some(match (plan.port.is_plain(), plan.owner) {
         (true, _) => Mode::Plain,
         (false, None) => Mode::Managed,
@@ -130,6 +123,25 @@ fn run(argv0: Option<OsString>, args: impl Iterator<Item = OsString>, held: &mut
         fd: request.fd,
         source,
     })
+}
+
+/// Step 4, shared with `--explain`: the ACL's decision on `request`, as a plan.
+fn decide(acl: &acl::Acl, request: &cli::Request, caller: &acl::Caller, hook: bool) -> Result<Plan, Error> {
+    let grant = match request.mac {
+        Some(mac) => policy::authorize(acl, &request.bridge, Some(mac), caller),
+        None => policy::authorize_pending(acl, &request.bridge, caller, hook),
+    };
+    let grant = grant.map_err(|denial| Error::Authorize {
+        bridge: request.bridge.clone(),
+        denial,
+    })?;
+    let vlan = policy::authorize_vlan(acl, &request.bridge, request.vlan, caller).map_err(|denial| {
+        Error::AuthorizeVlan {
+            bridge: request.bridge.clone(),
+            denial,
+        }
+    })?;
+    Ok(Plan::new(request, grant, vlan))
 }
 
 /// Steps 5 to 7: does what `plan` says and nothing else.
@@ -275,6 +287,9 @@ fn claim(request: ClaimRequest, held: &mut Held) -> Result<(), Error> {
 /// The audit line first (bounded in time), then one line on stderr for a refusal, and
 /// only once a pipe's reader has it (bounded too) the socket closes.
 fn report(result: Result<(), Error>, mut held: Held) -> i32 {
+    if let (Ok(()), Some(code)) = (&result, held.exit) {
+        return code;
+    }
     let refusal = result
         .err()
         .map(|e| clip(&e.to_string(), MAX_MESSAGE).into_owned());

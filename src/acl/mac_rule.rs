@@ -8,7 +8,7 @@
 //! not any NSS source has a name for it (container uids, a directory that is down).
 #![forbid(unsafe_code)]
 
-use super::{parse_target, LineError, Target};
+use super::{parse_target, At, LineError, Target};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 
@@ -33,6 +33,8 @@ pub struct MacRule {
     pub bridge: Target,
     pub scope: Scope,
     pub spec: Spec,
+    /// Where the line is (set by the parser).
+    pub at: At,
 }
 
 /// Who is asking: the kernel's numbers, and the names NSS gives them. An id that no NSS
@@ -71,6 +73,7 @@ impl MacRule {
             bridge: parse_target(bridge.as_bytes())?,
             scope,
             spec,
+            at: At::default(),
         })
     }
 
@@ -153,13 +156,31 @@ fn parse_spec(word: &str) -> Option<Spec> {
     (prefix[0] & 1 == 0).then_some(Spec(Some(prefix)))
 }
 
+/// Callers for the line tables of `mac` and `vlan` rules: alice in group lab, bob alone.
+#[cfg(test)]
+pub(crate) fn test_callers() -> (Caller, Caller) {
+    let alice = Caller {
+        uid: 1000,
+        user: Some("alice".into()),
+        gids: vec![1000, 200],
+        groups: vec!["alice".into(), "lab".into()],
+    };
+    let bob = Caller {
+        uid: 1001,
+        user: Some("bob".into()),
+        gids: vec![1001],
+        groups: vec!["bob".into()],
+    };
+    (alice, bob)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn table() {
-        let (alice, bob) = super::super::test_callers();
+        let (alice, bob) = test_callers();
         // Known to no NSS source: numbers only.
         let ghost = Caller {
             uid: 3_999_000_001,

@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 
 use super::mac_rule::parse_scope;
-use super::{parse_target, Caller, LineError, Scope, Target};
+use super::{parse_target, At, Caller, LineError, Scope, Target};
 use crate::ifname::IfName;
 use crate::vid::Vid;
 
@@ -21,6 +21,8 @@ pub struct VlanRule {
     pub vids: Vec<(Vid, Vid)>,
     /// A `vlan-default` line: its one VID is the caller's VLAN when the call names none.
     pub default: bool,
+    /// Where the line is (set by the parser).
+    pub at: At,
 }
 
 impl VlanRule {
@@ -57,6 +59,7 @@ impl VlanRule {
             scope,
             vids,
             default,
+            at: At::default(),
         })
     }
 
@@ -89,7 +92,7 @@ mod tests {
 
     #[test]
     fn table() {
-        let (alice, bob) = super::super::test_callers();
+        let (alice, bob) = super::super::mac_rule::test_callers();
         // (default?, line, caller, VID asked for, granted; None: the line is refused)
         #[rustfmt::skip]
         let cases: &[(bool, &str, &Caller, u16, Option<bool>)] = &[

@@ -43,6 +43,14 @@ pub(crate) fn ip_link_show(link: Link<'_>) -> LinkMessage {
     message
 }
 
+/// `ip -d link show master BRIDGE`, sent as a dump: IFLA_MASTER in the request makes the
+/// kernel answer with the ports of that bridge only.
+pub(crate) fn ip_link_show_master(bridge: u32) -> LinkMessage {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::Controller(bridge));
+    message
+}
+
 /// `ip link set dev LINK address ADDR`.
 pub(crate) fn ip_link_set_address(index: u32, address: &[u8]) -> LinkMessage {
     let mut message = LinkMessage::default();

@@ -102,18 +102,64 @@ pub(crate) fn claim(
     }
     let existing = get(rtnl, bridge, mac, vlan).map_err(ClaimError::Io)?;
     if let Some(existing) = existing.filter(|e| e.port != tap) {
-        let port =
-            link::name_of(rtnl, existing.port).unwrap_or_else(|_| format!("ifindex {}", existing.port));
-        match existing.holder {
-            Holder::Learned if entry.take_learned => {}
-            Holder::Learned => return Err(ClaimError::Learned { port, mac }),
-            Holder::ControlPlane => return Err(ClaimError::Remote { port }),
-            // The one extra request, on this refusal path only.
-            Holder::Static if link::is_vxlan(rtnl, existing.port) => return Err(ClaimError::Remote { port }),
-            Holder::Static | Holder::Local => return Err(ClaimError::Taken { port }),
+        let port = port_name(rtnl, existing.port);
+        if let Some(refusal) = refusal(rtnl, &existing, entry, port) {
+            return Err(refusal);
         }
     }
     add(rtnl, tap, mac, vlan, NLM_F_CREATE | NLM_F_REPLACE).map_err(ClaimError::Io)
+}
+
+/// Whether an entry for the address on another port, `existing` (on `port`), refuses `entry`.
+fn refusal(rtnl: &mut Rtnl, existing: &Entry, entry: &FdbEntry, port: String) -> Option<ClaimError> {
+    match existing.holder {
+        Holder::Learned if entry.take_learned => None,
+        Holder::Learned => Some(ClaimError::Learned { port, mac: entry.mac }),
+        Holder::ControlPlane => Some(ClaimError::Remote { port }),
+        // The one extra request, on this refusal path only.
+        Holder::Static if link::is_vxlan(rtnl, existing.port) => Some(ClaimError::Remote { port }),
+        Holder::Static | Holder::Local => Some(ClaimError::Taken { port }),
+    }
+}
+
+fn port_name(rtnl: &mut Rtnl, index: u32) -> String {
+    link::name_of(rtnl, index).unwrap_or_else(|_| format!("ifindex {index}"))
+}
+
+/// What `--explain` shows of the FDB: the bridge's entry for a MAC, and what `claim` would
+/// make of it now.
+#[derive(Debug, Default)]
+pub(crate) struct Foreseen {
+    /// The port that holds the entry, and its kind as `bridge fdb show` words it.
+    pub entry: Option<(String, &'static str)>,
+    /// The refusal `claim` would give the planned entry.
+    pub refusal: Option<ClaimError>,
+}
+
+/// `bridge fdb get MAC br BRIDGE [vlan VID]` and, for a planned `entry`, the look-up of its
+/// reservation: the same GETs `claim` makes, and no change.
+pub(crate) fn foresee(
+    rtnl: &mut Rtnl,
+    bridge: u32,
+    mac: MacAddr,
+    vlan: Option<Vid>,
+    entry: Option<&FdbEntry>,
+) -> io::Result<Foreseen> {
+    let mut foreseen = Foreseen::default();
+    if let Some(entry) = entry {
+        if let Ok(holder) = link::holder_of(rtnl, &entry.reservation_in(vlan)) {
+            foreseen.refusal = Some(ClaimError::Claimed { holder });
+        }
+    }
+    let Some(existing) = get(rtnl, bridge, mac, vlan)? else {
+        return Ok(foreseen);
+    };
+    let port = port_name(rtnl, existing.port);
+    if let (None, Some(entry)) = (&foreseen.refusal, entry) {
+        foreseen.refusal = refusal(rtnl, &existing, entry, port.clone());
+    }
+    foreseen.entry = Some((port, existing.holder.word()));
+    Ok(foreseen)
 }
 
 /// Adds the entry; NLM_F_EXCL first, NLM_F_REPLACE to take over a learned one.
@@ -142,6 +188,15 @@ enum Holder {
 }
 
 impl Holder {
+    fn word(&self) -> &'static str {
+        match self {
+            Self::Learned => "learned",
+            Self::ControlPlane => "extern_learn",
+            Self::Static => "static",
+            Self::Local => "permanent",
+        }
+    }
+
     fn of(state: NeighbourState, flags: NeighbourFlags) -> Self {
         if state == NeighbourState::Permanent {
             Self::Local

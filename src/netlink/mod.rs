@@ -16,11 +16,11 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
-pub(crate) use fdb::{claim, ClaimError};
+pub(crate) use fdb::{claim, foresee, ClaimError};
 pub(crate) use link::{
     add_altname, bridge_name, enslave, get_bridge, index_of, pin_address, set_port, LookupError,
 };
-pub(crate) use tap::inspect_tap;
+pub(crate) use tap::{inspect_tap, ports_of};
 pub(crate) use vlan::{join as join_vlan, pvid_of, VlanError};
 
 /// Large enough for any single link or neighbour message.
@@ -77,6 +77,40 @@ impl Rtnl {
                     NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
                     NetlinkPayload::Error(_) => return Ok(None),
                     NetlinkPayload::InnerMessage(reply) => return Ok(Some(reply)),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Sends `message` as a dump request and returns every answer, until NLMSG_DONE. Only
+    /// `--explain` dumps (the ports of one bridge); a call never does.
+    fn dump(&mut self, message: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.seq += 1;
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(message));
+        packet.finalize();
+        let mut bytes = vec![0; packet.buffer_len()];
+        packet.serialize(&mut bytes);
+        self.socket.send(&bytes, 0)?;
+        let mut answers = Vec::new();
+        loop {
+            self.buf.clear();
+            self.socket.recv(&mut self.buf, 0)?;
+            let mut rest = &self.buf[..];
+            while !rest.is_empty() {
+                let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest).map_err(invalid)?;
+                let size = (message.header.length as usize + 3) & !3;
+                rest = rest.get(size.max(4)..).unwrap_or_default();
+                if message.header.sequence_number != self.seq {
+                    continue;
+                }
+                match message.payload {
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+                    NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => return Ok(answers),
+                    NetlinkPayload::InnerMessage(answer) => answers.push(answer),
                     _ => {}
                 }
             }

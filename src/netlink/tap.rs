@@ -5,10 +5,13 @@ use std::io;
 
 use netlink_packet_core::Nla;
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoTun, LinkAttribute, LinkInfo, LinkMessage, Prop,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoTun, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage, Prop,
 };
 
-use super::build::Link;
+use netlink_packet_route::RouteNetlinkMessage;
+
+use super::build::{self, Link};
 use super::link::get_link;
 use super::Rtnl;
 use crate::ifname::IfName;
@@ -25,9 +28,21 @@ pub(crate) fn inspect_tap(rtnl: &mut Rtnl, name: &IfName) -> io::Result<TapState
     get_link(rtnl, Link::Name(name.as_str())).map(|link| tap_state(&link))
 }
 
+/// `ip -d link show master BRIDGE`: every port of the bridge, for `--explain` only. A dump
+/// (the kernel walks every link and keeps those of this master), so never part of a call.
+pub(crate) fn ports_of(rtnl: &mut Rtnl, bridge: u32) -> io::Result<Vec<TapState>> {
+    let answers = rtnl.dump(RouteNetlinkMessage::GetLink(build::ip_link_show_master(bridge)))?;
+    let ports = answers.iter().filter_map(|answer| match answer {
+        RouteNetlinkMessage::NewLink(link) => Some(tap_state(link)),
+        _ => None,
+    });
+    Ok(ports.filter(|port| port.master == Some(bridge)).collect())
+}
+
 fn tap_state(link: &LinkMessage) -> TapState {
     let mut state = TapState {
         index: link.header.index,
+        up: link.header.flags.contains(LinkFlags::Up),
         ..TapState::default()
     };
     let (mut tun, mut tap) = (false, false);
@@ -59,6 +74,7 @@ fn tap_state(link: &LinkMessage) -> TapState {
                                 match setting {
                                     InfoBridgePort::Learning(on) => state.learning = Some(*on),
                                     InfoBridgePort::UnicastFlood(on) => state.unicast_flood = Some(*on),
+                                    InfoBridgePort::Locked(on) => state.locked = Some(*on),
                                     _ => {}
                                 }
                             }

@@ -23,6 +23,10 @@ pub(crate) struct TapState {
     /// The bridge port's flags; `None` when the link is no bridge port.
     pub learning: Option<bool>,
     pub unicast_flood: Option<bool>,
+    /// `locked` (Linux 5.18), for `--explain`.
+    pub locked: Option<bool>,
+    /// IFF_UP, for `--explain`.
+    pub up: bool,
     pub altnames: Vec<String>,
 }
 
@@ -128,6 +132,8 @@ impl TapState {
             master: Some(3),
             learning: Some(false),
             unicast_flood: Some(false),
+            locked: None,
+            up: false,
             altnames: vec![],
         }
     }

@@ -103,3 +103,8 @@ pub(crate) fn caller(user: Option<String>, group_names: bool) -> Caller {
         groups,
     }
 }
+
+/// The name NSS gives `gid`, if any source knows it (for `--explain`).
+pub(crate) fn group_name(gid: u32) -> Option<String> {
+    Group::from_gid(Gid::from_raw(gid)).ok().flatten().map(|g| g.name)
+}

@@ -192,3 +192,19 @@ fn vlans() {
     assert_eq!(&show[1..4], &[0, 0, 0]);
     assert_eq!(&show[4..], &0x0102_0304u32.to_ne_bytes());
 }
+
+#[test]
+fn ports_of_a_bridge() {
+    let cases = [(4, 4), (1, 1), (u32::MAX, u32::MAX)];
+    for (bridge, master) in cases {
+        let dump = ip_link_show_master(bridge);
+        assert_eq!(dump.header.index, 0, "a dump names no link");
+        assert_eq!(dump.header.interface_family, AddressFamily::Unspec);
+        assert_eq!(dump.attributes, vec![LinkAttribute::Controller(master)]);
+        // IFLA_MASTER (10), a u32: the kernel's filter.
+        let mut bytes = vec![0; dump.buffer_len()];
+        dump.emit(&mut bytes);
+        assert_eq!(&bytes[16..20], &[8, 0, 10, 0]);
+        assert_eq!(&bytes[20..24], &master.to_ne_bytes());
+    }
+}
