@@ -157,15 +157,15 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, ArgEr
         if arg == "--use-vnet" {
             set_once(&mut use_vnet, "--use-vnet", true)?;
         } else if let Some(v) = arg.strip_prefix("--br=") {
-            let name = IfName::new(v).map_err(|e| ArgError::Bridge(v.to_owned(), e))?;
+            let name = bridge_value(v)?;
             set_once(&mut bridge, "--br", name)?;
         } else if let Some(v) = arg.strip_prefix("--fd=") {
             set_once(&mut fd, "--fd", parse_fd(v)?)?;
         } else if let Some(v) = arg.strip_prefix("--mac=") {
-            let addr = MacAddr::parse(v).map_err(|e| ArgError::Mac(v.to_owned(), e))?;
+            let addr = mac_value(v)?;
             set_once(&mut mac, "--mac", addr)?;
         } else if let Some(v) = arg.strip_prefix("--vlan=") {
-            let vid = Vid::parse(v).map_err(|e| ArgError::Vlan(v.to_owned(), e))?;
+            let vid = vlan_value(v)?;
             set_once(&mut vlan, "--vlan", vid)?;
         } else if let Some(opt) = ["--help", "-h", "--version", "-V"].iter().find(|o| *o == arg) {
             return Err(ArgError::Alone(opt));
@@ -222,6 +222,19 @@ fn mac_in_program_name(argv0: &OsStr) -> Result<Option<MacAddr>, ArgError> {
     MacAddr::parse(&text)
         .map(Some)
         .map_err(|why| ArgError::ProgramName(String::from_utf8_lossy(name).into_owned(), why))
+}
+
+/// `--br=`, `--mac=` and `--vlan=` values, validated alike in every command.
+fn bridge_value(v: &str) -> Result<IfName, ArgError> {
+    IfName::new(v).map_err(|e| ArgError::Bridge(v.to_owned(), e))
+}
+
+fn mac_value(v: &str) -> Result<MacAddr, ArgError> {
+    MacAddr::parse(v).map_err(|e| ArgError::Mac(v.to_owned(), e))
+}
+
+fn vlan_value(v: &str) -> Result<Vid, ArgError> {
+    Vid::parse(v).map_err(|e| ArgError::Vlan(v.to_owned(), e))
 }
 
 fn set_once<T>(slot: &mut Option<T>, opt: &'static str, value: T) -> Result<(), ArgError> {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{set_once, ArgError, Command};
+use super::{bridge_value, mac_value, set_once, vlan_value, ArgError, Command};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 use crate::vid::Vid;
@@ -28,13 +28,13 @@ pub(super) fn explain(args: &[String]) -> Result<Command, ArgError> {
         } else if arg == "--use-vnet" {
             set_once(&mut use_vnet, "--use-vnet", true)?;
         } else if let Some(v) = arg.strip_prefix("--br=") {
-            let name = IfName::new(v).map_err(|e| ArgError::Bridge(v.to_owned(), e))?;
+            let name = bridge_value(v)?;
             set_once(&mut bridge, "--br", name)?;
         } else if let Some(v) = arg.strip_prefix("--mac=") {
-            let addr = MacAddr::parse(v).map_err(|e| ArgError::Mac(v.to_owned(), e))?;
+            let addr = mac_value(v)?;
             set_once(&mut mac, "--mac", addr)?;
         } else if let Some(v) = arg.strip_prefix("--vlan=") {
-            let vid = Vid::parse(v).map_err(|e| ArgError::Vlan(v.to_owned(), e))?;
+            let vid = vlan_value(v)?;
             set_once(&mut vlan, "--vlan", vid)?;
         } else {
             return Err(ArgError::NotWithExplain(arg.clone()));

@@ -1,7 +1,7 @@
 //! `--claim=TAP --mac=MAC`, step two of a managed port made without a MAC.
 #![forbid(unsafe_code)]
 
-use super::{set_once, ArgError, Command};
+use super::{mac_value, set_once, ArgError, Command};
 use crate::ifname::IfName;
 use crate::mac::MacAddr;
 
@@ -20,7 +20,7 @@ pub(super) fn parse(args: &[String]) -> Result<Command, ArgError> {
             let name = IfName::new(v).map_err(|e| ArgError::Tap(v.to_owned(), e))?;
             set_once(&mut tap, "--claim", name)?;
         } else if let Some(v) = arg.strip_prefix("--mac=") {
-            let addr = MacAddr::parse(v).map_err(|e| ArgError::Mac(v.to_owned(), e))?;
+            let addr = mac_value(v)?;
             set_once(&mut mac, "--mac", addr)?;
         } else {
             return Err(ArgError::NotWithClaim(arg.clone()));

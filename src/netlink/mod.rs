@@ -53,6 +53,33 @@ impl Rtnl {
         message: RouteNetlinkMessage,
         flags: u16,
     ) -> io::Result<Option<RouteNetlinkMessage>> {
+        self.send(message, flags)?;
+        self.receive(|payload| match payload {
+            NetlinkPayload::Error(e) if e.code.is_some() => Some(Err(e.to_io())),
+            NetlinkPayload::Error(_) => Some(Ok(None)),
+            NetlinkPayload::InnerMessage(reply) => Some(Ok(Some(reply))),
+            _ => None,
+        })
+    }
+
+    /// Sends `message` as a dump request and returns every answer, until NLMSG_DONE. Only
+    /// `--explain` dumps (the ports of one bridge); a call never does.
+    fn dump(&mut self, message: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.send(message, NLM_F_DUMP)?;
+        let mut answers = Vec::new();
+        self.receive(|payload| match payload {
+            NetlinkPayload::Error(e) if e.code.is_some() => Some(Err(e.to_io())),
+            NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => Some(Ok(())),
+            NetlinkPayload::InnerMessage(answer) => {
+                answers.push(answer);
+                None
+            }
+            _ => None,
+        })?;
+        Ok(answers)
+    }
+
+    fn send(&mut self, message: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
         self.seq += 1;
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | flags;
@@ -61,41 +88,15 @@ impl Rtnl {
         packet.finalize();
         let mut bytes = vec![0; packet.buffer_len()];
         packet.serialize(&mut bytes);
-        self.socket.send(&bytes, 0)?;
-        loop {
-            self.buf.clear();
-            self.socket.recv(&mut self.buf, 0)?;
-            let mut rest = &self.buf[..];
-            while !rest.is_empty() {
-                let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest).map_err(invalid)?;
-                let size = (message.header.length as usize + 3) & !3;
-                rest = rest.get(size.max(4)..).unwrap_or_default();
-                if message.header.sequence_number != self.seq {
-                    continue;
-                }
-                match message.payload {
-                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-                    NetlinkPayload::Error(_) => return Ok(None),
-                    NetlinkPayload::InnerMessage(reply) => return Ok(Some(reply)),
-                    _ => {}
-                }
-            }
-        }
+        self.socket.send(&bytes, 0).map(drop)
     }
 
-    /// Sends `message` as a dump request and returns every answer, until NLMSG_DONE. Only
-    /// `--explain` dumps (the ports of one bridge); a call never does.
-    fn dump(&mut self, message: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
-        self.seq += 1;
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        header.sequence_number = self.seq;
-        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(message));
-        packet.finalize();
-        let mut bytes = vec![0; packet.buffer_len()];
-        packet.serialize(&mut bytes);
-        self.socket.send(&bytes, 0)?;
-        let mut answers = Vec::new();
+    /// Hands each answer to the last request to `each` until it returns the outcome;
+    /// answers to earlier requests (a sequence number of the past) are skipped.
+    fn receive<T>(
+        &mut self,
+        mut each: impl FnMut(NetlinkPayload<RouteNetlinkMessage>) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
         loop {
             self.buf.clear();
             self.socket.recv(&mut self.buf, 0)?;
@@ -107,11 +108,8 @@ impl Rtnl {
                 if message.header.sequence_number != self.seq {
                     continue;
                 }
-                match message.payload {
-                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-                    NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => return Ok(answers),
-                    NetlinkPayload::InnerMessage(answer) => answers.push(answer),
-                    _ => {}
+                if let Some(outcome) = each(message.payload) {
+                    return outcome;
                 }
             }
         }
