@@ -9,14 +9,14 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::frr::{bgpd_conf, zebra_conf};
 use crate::common::require_root;
+use crate::common::vm::initramfs::libraries;
 use crate::common::vm::kernel::kernel;
 use crate::common::vm::{Vm, VmRun, MODULES, USERS};
+use crate::{run_checks, Check};
 
 /// Guest addresses: G1 alice's in VLAN 101 on A, G2 in VLAN 102 on A, G3 bob's in VLAN 101
 /// on B, G4 his in VLAN 102 on B.
@@ -31,7 +31,6 @@ const FRR_CONF: &str = "/etc/fbh-vm/frr";
 const ACL: &str = "allow br0\nmanaged br0\nvlan br0 user=alice 101-102\nvlan br0 user=bob 101-102\n";
 
 /// A named part of what the run must show.
-type Check = (&'static str, fn(&VmRun));
 
 #[test]
 fn vlan_aware_bridges_across_hosts() {
@@ -80,12 +79,7 @@ fn vlan_aware_bridges_across_hosts() {
         ("b. VNIs apart", vnis_keep_vlans_apart_and_unicast_crosses),
         ("c. per-VLAN claims", a_remote_claim_is_refused_in_its_vlan_only),
     ];
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|(_, check)| catch_unwind(AssertUnwindSafe(|| check(&run))).is_err())
-        .map(|(name, _)| *name)
-        .collect();
-    assert!(failed.is_empty(), "failed checks (see above): {failed:?}");
+    run_checks(&run, &checks);
 }
 
 /// Asserts that fact `key` (entries joined by ';') holds an entry containing each of `words`.
@@ -218,21 +212,6 @@ fn with_frr(mut vm: Vm) -> Vm {
             );
     }
     vm
-}
-
-/// The shared objects `binary` loads, as `ldd` names them.
-fn libraries(binary: &Path) -> Vec<String> {
-    let out = Command::new("ldd").arg(binary).output().expect("run ldd");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "ldd {}: {text}", binary.display());
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let path = l.split_once("=> ").map_or(l, |(_, p)| p);
-            let path = path.split(" (").next()?;
-            path.starts_with('/').then(|| path.to_owned())
-        })
-        .collect()
 }
 
 /// The VM's accounts again, plus FRR's: the daemons drop to user frr and look up the groups

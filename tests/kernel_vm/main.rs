@@ -13,6 +13,20 @@ mod vlan;
 use common::require_root;
 use common::vm::{Vm, VmRun, VIRTIO};
 
+/// A named check of what one boot showed: one boot serves several, and every one runs.
+type Check = (&'static str, fn(&VmRun));
+
+/// Runs every check on `run`, then fails naming those that failed (each prints its own
+/// panic message above).
+fn run_checks(run: &VmRun, checks: &[Check]) {
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|(_, check)| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(run))).is_err())
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(failed.is_empty(), "failed checks (see above): {failed:?}");
+}
+
 /// A unicast MAC no port has.
 const UNKNOWN: &str = "02:fb:00:00:00:01";
 const MANAGED_MAC: &str = "52:54:00:a1:00:01";

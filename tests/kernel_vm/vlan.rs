@@ -2,9 +2,7 @@
 //! `vlan.sh`, whose report each check below reads a part of. One test, so that the tier's
 //! other VMs can boot beside it; every check runs, and the test names those that failed.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use super::{expect, start};
+use super::{expect, run_checks, start, Check};
 use crate::common::vm::VmRun;
 
 const A: &str = "52:54:00:b1:00:01";
@@ -24,7 +22,6 @@ const ACL: &str = "allow br0\nallow br1\nallow br2\nmanaged br0\nlocked br0\n\
     vlan br2 user=alice 5\n";
 
 /// A named part of what the run must show.
-type Check = (&'static str, fn(&VmRun));
 
 #[test]
 fn guests_in_vlans() {
@@ -57,12 +54,7 @@ fn guests_in_vlans() {
             the_trunk_uplink_leaves_promiscuous_mode_only_while_every_guest_port_is_managed,
         ),
     ];
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|(_, check)| catch_unwind(AssertUnwindSafe(|| check(&run))).is_err())
-        .map(|(name, _)| *name)
-        .collect();
-    assert!(failed.is_empty(), "failed checks (see above): {failed:?}");
+    run_checks(&run, &checks);
 }
 
 /// The one FDB entry a guest's port has, checked for its words.

@@ -140,8 +140,9 @@ impl Cpio {
     }
 }
 
-/// The shared objects a dynamically linked binary loads, the loader included.
-fn libraries(binary: &Path) -> Vec<String> {
+/// The shared objects a dynamically linked binary loads, the loader included (none for a
+/// static one).
+pub fn libraries(binary: &Path) -> Vec<String> {
     let out = Command::new("ldd").arg(binary).output().expect("run ldd");
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("not a dynamic executable") {
