@@ -24,6 +24,9 @@ hook=/usr/libexec/fdb-bridge-helper-libvirt-hook
 if dpkg-query -W -f='${Status}' fdb-bridge-helper 2>/dev/null | grep -q installed || [ -e "$helper" ] || [ -e "$hook" ]; then
     fail "fdb-bridge-helper is installed on this machine; remove it first"
 fi
+if dpkg-statoverride --list "$helper" >/dev/null 2>&1; then
+    fail "a dpkg-statoverride for $helper exists on this machine; this check would change it"
+fi
 
 # The packaging tools, built once into ~/.cargo/bin. Unoptimized (--debug): measured on 2
 # shared cores, cargo-deb builds in 0.5 min instead of 3 and cargo-generate-rpm in 2 instead
@@ -33,11 +36,10 @@ for tool in deb generate-rpm; do
 done
 
 work=$(mktemp -d /tmp/fdb-bridge-helper-packages.XXXXXX)
-installed=""
-made_etc_qemu=""
+installed="" overridden="" made_etc_qemu=""
 cleanup() {
     if [ -n "$installed" ]; then dpkg --purge fdb-bridge-helper >/dev/null 2>&1 || true; fi
-    dpkg-statoverride --remove "$helper" >/dev/null 2>&1 || true
+    if [ -n "$overridden" ]; then dpkg-statoverride --remove "$helper" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
     if [ -n "$made_etc_qemu" ]; then rmdir /etc/qemu 2>/dev/null || true; fi
     give_back
@@ -79,12 +81,14 @@ want -rw-r--r-- /usr/share/doc/fdb-bridge-helper/examples/bridge.conf
 if echo "$list" | grep -q " /etc/"; then fail "$rpm installs under /etc"; fi
 
 echo "== dpkg -i under a statoverride of 0755: the mode stays"
+overridden=1
 dpkg-statoverride --add root root 0755 "$helper"
 installed=1
 dpkg -i "$deb" >/dev/null
 [ "$(stat -c %a "$helper")" = 755 ] || fail "postinst ignored the statoverride: $(stat -c %a "$helper")"
 dpkg --purge fdb-bridge-helper >/dev/null
 dpkg-statoverride --remove "$helper"
+overridden=""
 
 echo "== dpkg -i: setuid root"
 dpkg -i "$deb" >/dev/null
