@@ -8,13 +8,6 @@ ip link set eth1 master br1
 for link in br0 br1 eth0 eth1 eth2; do ip link set "$link" up; done
 X=$(cat /sys/class/net/eth2/address)
 
-# "PROMISCUITY FLAG": the count in `ip -d link` and bit 0x100 (IFF_PROMISC) of the flags.
-promisc() {
-    local count flags
-    count=$(ip -d link show "$1" | grep -o 'promiscuity [0-9]*' | cut -d' ' -f2)
-    flags=$(cat "/sys/class/net/$1/flags")
-    echo "$count $(((flags & 0x100) >> 8))"
-}
 fact uplink-alone "$(promisc eth0) $(promisc eth1)"
 
 i=0

@@ -20,13 +20,6 @@ ip link set eth2 promisc on
 for link in br0 br1 br2 eth0 eth1 eth2 eth2.101 eth2.102 eth2.201 eth2.202; do ip link set "$link" up; done
 X=$(cat /sys/class/net/eth2/address)
 
-# "PROMISCUITY FLAG": the count in `ip -d link` and bit 0x100 (IFF_PROMISC) of the flags.
-promisc() {
-    local count flags
-    count=$(ip -d link show "$1" | grep -o 'promiscuity [0-9]*' | cut -d' ' -f2)
-    flags=$(cat "/sys/class/net/$1/flags")
-    echo "$count $(((flags & 0x100) >> 8))"
-}
 # A guest's port: its VLANs as `bridge vlan show` prints them ("VID FLAGS…;" each), its FDB
 # entries, alternative names, learning, flood and locked.
 port() {

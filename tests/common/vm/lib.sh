@@ -88,3 +88,11 @@ stop() {
 }
 
 fact() { echo "fact $*"; }
+
+# "PROMISCUITY FLAG": the count in `ip -d link` and bit 0x100 (IFF_PROMISC) of the flags.
+promisc() {
+    local count flags
+    count=$(ip -d link show "$1" | grep -o 'promiscuity [0-9]*' | cut -d' ' -f2)
+    flags=$(cat "/sys/class/net/$1/flags")
+    echo "$count $(((flags & 0x100) >> 8))"
+}
